@@ -1,0 +1,83 @@
+"""Authentication endpoints and hooks: JWT token pair, login audit, lockout responses."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import signals
+from django.dispatch import receiver
+from django.http import HttpResponse, JsonResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from alphaloop.audit import audit_log_create
+
+
+class LoginRateThrottle(AnonRateThrottle):
+    """Per-IP rate limit on credential endpoints, on top of django-axes' per-username lockout."""
+
+    scope = "login"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+@extend_schema(tags=["auth"], summary="Obtain a JWT pair with username and password")
+class TokenObtainView(TokenObtainPairView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [LoginRateThrottle]
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        try:
+            serializer.is_valid(raise_exception=True)
+        except TokenError as exc:
+            raise InvalidToken(exc.args[0]) from exc
+        except AuthenticationFailed:
+            # django-axes flags the (DRF) request when the credentials are locked out.
+            if getattr(request, "axes_locked_out", False):
+                return lockout_response(request)
+            raise
+        user = serializer.user
+        audit_log_create(action="auth.token", resource=f"user:{user.username}", user=user, request=request)
+        return Response(serializer.validated_data, status=200)
+
+
+@extend_schema(tags=["auth"], summary="Exchange a refresh token for a new pair (the old one is blacklisted)")
+class TokenRefreshThrottledView(TokenRefreshView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [LoginRateThrottle]
+
+
+def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
+    """django-axes lockout: JSON 429 for the API, a plain page for the browser."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    message = f"Too many failed login attempts. Try again in {minutes} minutes."
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message, "code": "login_locked"}, status=429)
+    return HttpResponse(message, status=429, content_type="text/plain")
+
+
+@receiver(signals.user_logged_in)
+def _audit_login(sender, request, user, **kwargs):
+    audit_log_create(action="auth.login", resource=f"user:{user.username}", user=user, request=request)
+
+
+@receiver(signals.user_logged_out)
+def _audit_logout(sender, request, user, **kwargs):
+    if user is not None:
+        audit_log_create(action="auth.logout", resource=f"user:{user.username}", user=user, request=request)
+
+
+@receiver(signals.user_login_failed)
+def _audit_login_failed(sender, credentials, request=None, **kwargs):
+    username = str(credentials.get("username", ""))[:64]
+    audit_log_create(
+        action="auth.login_failed", resource=f"user:{username}", payload={"username": username}, request=request
+    )

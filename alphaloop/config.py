@@ -1,0 +1,127 @@
+"""Environment parsing that fails loudly, naming the variable at fault."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from datetime import time
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+env = environ.Env()
+
+# Values that must never protect a production deployment.
+DEFAULT_SECRETS = {"", "change-me-please", "changeme", "secret", "django-insecure"}
+MIN_SECRET_LENGTH = 32
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name)
+    return None if value is None or value.strip() == "" else value.strip()
+
+
+def read_env_file(path: Path) -> None:
+    """Load KEY=VALUE lines from ``path`` without overriding the real environment."""
+    if path.is_file():
+        environ.Env.read_env(str(path), overwrite=False)
+
+
+def get_bool(name: str, default: bool) -> bool:
+    raw = _raw(name)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def get_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = _raw(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def get_decimal(name: str, default: str, *, minimum: str | None = None, maximum: str | None = None) -> Decimal:
+    raw = _raw(name) or default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if not value.is_finite():
+        raise ImproperlyConfigured(f"{name} must be a finite number, got {raw!r}")
+    if minimum is not None and value < Decimal(minimum):
+        raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > Decimal(maximum):
+        raise ImproperlyConfigured(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def get_choice(name: str, default: str, *, choices: tuple[str, ...]) -> str:
+    raw = _raw(name)
+    if raw is None:
+        return default
+    if raw not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
+def get_time(name: str, default: str) -> time:
+    raw = _raw(name) or default
+    try:
+        hours, minutes = (int(part) for part in raw.split(":"))
+        return time(hours, minutes)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be HH:MM (24h), got {raw!r}") from None
+
+
+def get_networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    raw = _raw(name)
+    items = default if raw is None else [part.strip() for part in raw.split(",") if part.strip()]
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in items]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a comma-separated list of IPs or CIDRs: {exc}") from None
+
+
+def database(url: str) -> dict:
+    try:
+        config = environ.Env.db_url_config(url)
+    except Exception as exc:  # django-environ raises several types for bad URLs
+        raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    engine = config.get("ENGINE", "")
+    if engine.endswith("mysql"):
+        config.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "connect_timeout": 5})
+        config["OPTIONS"].setdefault("isolation_level", "read committed")
+        config["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    elif engine.endswith("sqlite3"):
+        Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+        # WAL lets the embedded beat thread and the web requests read while one writes.
+        config["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
+    config["CONN_MAX_AGE"] = 0
+    return config
+
+
+def require_secrets(*, debug: bool, secret_key: str, jwt_signing_key: str) -> None:
+    """Refuse to start in production with a missing or default secret."""
+    if debug:
+        return
+    for name, value in (("SECRET_KEY", secret_key), ("JWT_SIGNING_KEY", jwt_signing_key)):
+        if value.strip().lower() in DEFAULT_SECRETS or value.startswith("django-insecure") or len(value) < MIN_SECRET_LENGTH:
+            raise ImproperlyConfigured(
+                f"{name} is missing or a default value. Set {name} to a random string of at least "
+                f"{MIN_SECRET_LENGTH} characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'), "
+                "or set DEBUG=true for local development only."
+            )

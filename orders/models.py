@@ -1,0 +1,218 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+MONEY = {"max_digits": 20, "decimal_places": 2}
+PRICE = {"max_digits": 20, "decimal_places": 6}
+QTY = {"max_digits": 20, "decimal_places": 6}
+
+
+class Account(models.Model):
+    """A trading account owned by one user. Cash is in the base currency (USD)."""
+
+    ACTIVE, REDUCING, HALTED = "ACTIVE", "REDUCING", "HALTED"
+    TRADING_STATES = [
+        (ACTIVE, "Active"),
+        (REDUCING, "Reducing only (orders must shrink a position)"),
+        (HALTED, "Halted (only cancels)"),
+    ]
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="accounts")
+    code = models.CharField(max_length=64, unique=True, help_text="The spec's account_id (e.g. PAPER-admin)")
+    name = models.CharField(max_length=128, blank=True)
+    base_currency = models.CharField(max_length=3, default="USD")
+    cash = models.DecimalField(**MONEY, default=Decimal("0"))
+    initial_cash = models.DecimalField(**MONEY, default=Decimal("0"))
+    realized_pnl = models.DecimalField(**MONEY, default=Decimal("0"))
+    total_commission = models.DecimalField(**MONEY, default=Decimal("0"))
+    allow_short = models.BooleanField(default=True)
+    is_paper = models.BooleanField(default=True)
+    trading_state = models.CharField(max_length=10, choices=TRADING_STATES, default=ACTIVE)
+    breaker_tripped_at = models.DateTimeField(null=True, blank=True)
+    breaker_session = models.DateField(null=True, blank=True, help_text="Session the daily-loss breaker tripped in")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Position(models.Model):
+    """A signed holding: quantity > 0 long, < 0 short. Options carry their contract terms."""
+
+    STOCK, OPTION = "STOCK", "OPTION"
+    ASSET_TYPES = [(STOCK, "Stock"), (OPTION, "Option")]
+    CALL, PUT = "C", "P"
+    RIGHTS = [(CALL, "Call"), (PUT, "Put")]
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="positions")
+    symbol = models.CharField(max_length=32, help_text="Ticker, or the option contract symbol")
+    asset_type = models.CharField(max_length=8, choices=ASSET_TYPES, default=STOCK)
+    underlying = models.CharField(max_length=32, blank=True, help_text="Options: the underlying ticker")
+    quantity = models.DecimalField(**QTY, default=Decimal("0"))
+    avg_cost = models.DecimalField(**PRICE, default=Decimal("0"))
+    realized_pnl = models.DecimalField(**MONEY, default=Decimal("0"))
+    option_right = models.CharField(max_length=1, choices=RIGHTS, blank=True)
+    strike = models.DecimalField(**PRICE, null=True, blank=True)
+    expiry = models.DateField(null=True, blank=True)
+    multiplier = models.IntegerField(default=1)
+    implied_vol = models.DecimalField(max_digits=10, decimal_places=6, null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "symbol"], name="uk_position_account_symbol")]
+        ordering = ["account", "symbol"]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.symbol} {self.quantity}"
+
+    @property
+    def is_option(self) -> bool:
+        return self.asset_type == self.OPTION
+
+
+class TradingPlan(models.Model):
+    PENDING, ACTIVE, EXECUTED, CANCELLED, EXPIRED = "PENDING", "ACTIVE", "EXECUTED", "CANCELLED", "EXPIRED"
+    STATUSES = [(s, s.title()) for s in (PENDING, ACTIVE, EXECUTED, CANCELLED, EXPIRED)]
+    LONG, SHORT = "LONG", "SHORT"
+    DIRECTIONS = [(LONG, "Long"), (SHORT, "Short")]
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="plans")
+    symbol = models.CharField(max_length=32)
+    direction = models.CharField(max_length=8, choices=DIRECTIONS)
+    entry_price = models.DecimalField(**PRICE)
+    stop_price = models.DecimalField(**PRICE, null=True, blank=True)
+    target_price = models.DecimalField(**PRICE, null=True, blank=True)
+    quantity = models.DecimalField(**QTY)
+    order_type = models.CharField(max_length=10, default="LIMIT")
+    status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    strategy_tag = models.CharField(max_length=64, blank=True)
+    factor_tag = models.CharField(max_length=64, blank=True)
+    signal = models.ForeignKey("factors.Signal", null=True, blank=True, on_delete=models.SET_NULL, related_name="plans")
+    notes = models.TextField(blank=True)
+    executed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "status"], name="idx_plan_account_status")]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Plan #{self.pk} {self.direction} {self.quantity} {self.symbol} @ {self.entry_price}"
+
+
+class Order(models.Model):
+    BUY, SELL = "BUY", "SELL"
+    SIDES = [(BUY, "Buy"), (SELL, "Sell")]
+    MARKET, LIMIT, STOP, STOP_LIMIT = "MARKET", "LIMIT", "STOP", "STOP_LIMIT"
+    TYPES = [(MARKET, "Market"), (LIMIT, "Limit"), (STOP, "Stop"), (STOP_LIMIT, "Stop limit")]
+    DAY, GTC = "DAY", "GTC"
+    TIFS = [(DAY, "Day"), (GTC, "Good till cancelled")]
+    NEW, ACCEPTED, PARTIALLY_FILLED, FILLED = "NEW", "ACCEPTED", "PARTIALLY_FILLED", "FILLED"
+    CANCELLED, REJECTED, EXPIRED = "CANCELLED", "REJECTED", "EXPIRED"
+    STATUSES = [(s, s.replace("_", " ").title()) for s in (NEW, ACCEPTED, PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED, EXPIRED)]
+    OPEN_STATUSES = (NEW, ACCEPTED, PARTIALLY_FILLED)
+    TERMINAL_STATUSES = (FILLED, CANCELLED, REJECTED, EXPIRED)
+    SOURCES = [(s, s.title()) for s in ("API", "ALERT", "PLAN", "STRATEGY", "APPROVAL", "DASHBOARD", "ADMIN")]
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="orders")
+    plan = models.ForeignKey(TradingPlan, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
+    client_order_id = models.CharField(max_length=64)
+    broker_order_id = models.CharField(max_length=64, blank=True)
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4, choices=SIDES)
+    order_type = models.CharField(max_length=10, choices=TYPES, default=MARKET)
+    time_in_force = models.CharField(max_length=3, choices=TIFS, default=DAY)
+    quantity = models.DecimalField(**QTY)
+    limit_price = models.DecimalField(**PRICE, null=True, blank=True)
+    stop_price = models.DecimalField(**PRICE, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=STATUSES, default=NEW)
+    filled_quantity = models.DecimalField(**QTY, default=Decimal("0"))
+    avg_fill_price = models.DecimalField(**PRICE, null=True, blank=True)
+    reject_code = models.CharField(max_length=32, blank=True)
+    reject_reason = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=10, choices=SOURCES, default="API")
+    strategy_tag = models.CharField(max_length=64, blank=True)
+    factor_tag = models.CharField(max_length=64, blank=True)
+    stop_triggered = models.BooleanField(default=False, help_text="Stop-limit: the stop has been touched")
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    filled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "client_order_id"], name="uk_order_account_client_id"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "created_at"], name="idx_order_account_time"),
+            models.Index(fields=["status", "symbol"], name="idx_order_status_symbol"),
+        ]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Order #{self.pk} {self.side} {self.quantity} {self.symbol} {self.status}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def remaining_quantity(self) -> Decimal:
+        return self.quantity - self.filled_quantity
+
+    @property
+    def signed_quantity(self) -> Decimal:
+        return self.quantity if self.side == self.BUY else -self.quantity
+
+
+class Fill(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fills")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="fills")
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=4, choices=Order.SIDES)
+    quantity = models.DecimalField(**QTY)
+    price = models.DecimalField(**PRICE)
+    commission = models.DecimalField(**MONEY, default=Decimal("0"))
+    realized_pnl = models.DecimalField(**MONEY, default=Decimal("0"), help_text="P&L this fill closed, before commission")
+    executed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "symbol", "executed_at"], name="idx_fill_account_symbol")]
+        ordering = ["executed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Fill {self.side} {self.quantity} {self.symbol} @ {self.price}"
+
+
+class ApprovalRequest(models.Model):
+    """An alert or signal asks the user before a plan's order is sent."""
+
+    PENDING, APPROVED, REJECTED, EXPIRED = "PENDING", "APPROVED", "REJECTED", "EXPIRED"
+    STATUSES = [(s, s.title()) for s in (PENDING, APPROVED, REJECTED, EXPIRED)]
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="approvals")
+    plan = models.ForeignKey(TradingPlan, on_delete=models.CASCADE, related_name="approvals")
+    source = models.CharField(max_length=32, help_text="e.g. alert:12 or signal:40")
+    reason = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=STATUSES, default=PENDING)
+    token = models.CharField(max_length=16, unique=True, help_text="Short code for replying in Telegram")
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_via = models.CharField(max_length=16, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "status"], name="idx_approval_account_status")]
+        ordering = ["-created_at", "-id"]
