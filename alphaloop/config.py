@@ -106,6 +106,8 @@ def database(url: str) -> dict:
         config.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "connect_timeout": 5})
         config["OPTIONS"].setdefault("isolation_level", "read committed")
         config["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+        if os.environ.get("DATABASE_TEST_NAME"):
+            config["TEST"]["NAME"] = os.environ["DATABASE_TEST_NAME"]
     elif engine.endswith("sqlite3"):
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # WAL lets the embedded beat thread and the web requests read while one writes.

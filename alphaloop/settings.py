@@ -268,5 +268,6 @@ LOGGING = {
     "loggers": {
         "daphne": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
     },
 }

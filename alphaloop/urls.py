@@ -9,6 +9,14 @@ api_v1 = [
     path("auth/token", TokenObtainView.as_view(), name="token_obtain"),
     path("auth/token/refresh", TokenRefreshThrottledView.as_view(), name="token_refresh"),
     path("", include("orders.urls")),
+    path("market/", include("marketdata.urls")),
+    path("", include("factors.urls")),
+    path("backtest/", include("backtest.urls")),
+    path("alerts/", include("alerts.urls")),
+    path("equity/", include("equity.urls")),
+    path("journal/", include("journal.urls")),
+    path("notifications/", include("notifications.urls")),
+    path("dashboard/", include("dashboard.api_urls")),
 ]
 
 urlpatterns = [

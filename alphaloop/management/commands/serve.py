@@ -42,8 +42,7 @@ class Command(BaseCommand):
                 application=get_default_application(),
                 endpoints=build_endpoint_description_strings(host=host, port=port),
                 signal_handlers=True,
-                action_logger=None,
-                ws_protocols=None,
+                verbosity=0,
             ).run()
         finally:
             if feed is not None:

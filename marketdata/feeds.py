@@ -1,0 +1,199 @@
+"""Market feeds: every tick goes through ``marketdata.pipeline.tick_ingest``.
+
+A real provider is one class: subclass ``Feed`` and implement ``run(emit, stop)`` (push
+streams), or ``PollingFeed.batch()`` (pull APIs). ``MARKET_FEED`` picks the built-in one.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import math
+import threading
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+
+import numpy as np
+from django.conf import settings
+from django.db import close_old_connections
+
+from marketdata.models import Bar, Instrument
+from marketdata.selectors import latest_prices
+
+logger = logging.getLogger(__name__)
+
+Emit = Callable[[str, Decimal, int], None]
+SESSION_SECONDS = 6.5 * 3600
+CENT = Decimal("0.01")
+
+
+class Feed(abc.ABC):
+    name = "feed"
+
+    @abc.abstractmethod
+    def run(self, emit: Emit, stop: threading.Event) -> None:
+        """Call ``emit(symbol, price, volume)`` for each tick until ``stop`` is set."""
+
+
+class PollingFeed(Feed):
+    """Emits one batch of ticks every ``interval`` seconds."""
+
+    interval: float = 1.0
+
+    @abc.abstractmethod
+    def batch(self) -> list[tuple[str, Decimal, int]]:
+        """The next ticks: (symbol, price, volume)."""
+
+    def run(self, emit: Emit, stop: threading.Event) -> None:
+        while not stop.is_set():
+            for symbol, price, volume in self.batch():
+                if stop.is_set():
+                    return
+                emit(symbol, price, volume)
+            stop.wait(self.interval)
+
+
+class SyntheticFeed(PollingFeed):
+    """A random walk from the latest price, scaled by each symbol's recent daily volatility.
+
+    ``speed`` compresses market time: with speed 60 one real second moves prices as much as a
+    minute of trading would, so the demo visibly ticks.
+    """
+
+    name = "synthetic"
+
+    def __init__(self, *, symbols: list[str] | None = None, interval: float = 2.0, speed: float = 60.0, seed: int | None = None):
+        self.interval = interval
+        self.symbols = symbols or list(Instrument.objects.filter(active=True).values_list("symbol", flat=True))
+        self.rng = np.random.default_rng(seed)
+        self.prices = {s: float(p) for s, p in latest_prices(self.symbols).items()}
+        self.symbols = [s for s in self.symbols if s in self.prices]
+        daily_vol = self._daily_vol()
+        step = math.sqrt(interval * speed / SESSION_SECONDS)
+        self.tick_vol = {s: daily_vol.get(s, 0.015) * step for s in self.symbols}
+
+    def _daily_vol(self) -> dict[str, float]:
+        vols = {}
+        for symbol in self.symbols:
+            closes = list(
+                Bar.objects.filter(instrument__symbol=symbol).order_by("-date").values_list("close", flat=True)[:61]
+            )
+            if len(closes) > 10:
+                returns = np.diff(np.log(np.array(closes[::-1], dtype=float)))
+                vols[symbol] = float(returns.std(ddof=1))
+        return vols
+
+    def batch(self) -> list[tuple[str, Decimal, int]]:
+        shocks = self.rng.standard_normal(len(self.symbols))
+        ticks = []
+        for symbol, shock in zip(self.symbols, shocks):
+            vol = self.tick_vol[symbol]
+            self.prices[symbol] *= math.exp(vol * shock - 0.5 * vol * vol)
+            price = Decimal(str(self.prices[symbol])).quantize(CENT)
+            ticks.append((symbol, max(price, CENT), int(self.rng.integers(100, 5000))))
+        return ticks
+
+
+class ReplayFeed(PollingFeed):
+    """Replays daily bars as ticks: each session becomes open -> low/high -> high/low -> close.
+
+    The path visits the extreme nearer the open first (low first on up days). At ``speed`` x real
+    time a 6.5-hour session takes 23,400 / speed seconds; after the last bar it starts again.
+    """
+
+    name = "replay"
+    POINTS_PER_SESSION = 4
+
+    def __init__(self, *, symbols: list[str] | None = None, start: date | None = None, speed: float = 60.0):
+        self.interval = SESSION_SECONDS / speed / self.POINTS_PER_SESSION
+        bars = Bar.objects.filter(date__gte=start or date.today() - timedelta(days=365))
+        if symbols:
+            bars = bars.filter(instrument__symbol__in=symbols)
+        rows = bars.order_by("date", "instrument__symbol").values_list(
+            "date", "instrument__symbol", "open", "high", "low", "close", "volume"
+        )
+        self.sessions: list[list[tuple]] = []
+        current = None
+        for row in rows:
+            if row[0] != current:
+                self.sessions.append([])
+                current = row[0]
+            self.sessions[-1].append(row[1:])
+        self.position = 0
+
+    @staticmethod
+    def _path(open_: Decimal, high: Decimal, low: Decimal, close: Decimal) -> list[Decimal]:
+        return [open_, low, high, close] if close >= open_ else [open_, high, low, close]
+
+    def batch(self) -> list[tuple[str, Decimal, int]]:
+        if not self.sessions:
+            return []
+        session_no, point = divmod(self.position, self.POINTS_PER_SESSION)
+        self.position = (self.position + 1) % (len(self.sessions) * self.POINTS_PER_SESSION)
+        return [
+            (symbol, self._path(o, h, l, c)[point], int(volume) // self.POINTS_PER_SESSION)
+            for symbol, o, h, l, c, volume in self.sessions[session_no]
+        ]
+
+
+def feed_build(kind: str, **options) -> Feed:
+    if kind == "synthetic":
+        return SyntheticFeed(
+            interval=float(options.get("interval") or settings.MARKET_FEED_INTERVAL_SECONDS),
+            speed=float(options.get("speed") or settings.MARKET_FEED_SPEED),
+            symbols=options.get("symbols"),
+            seed=options.get("seed"),
+        )
+    if kind == "replay":
+        return ReplayFeed(symbols=options.get("symbols"), start=options.get("start"),
+                          speed=float(options.get("speed") or settings.MARKET_FEED_SPEED))
+    raise ValueError(f"unknown feed {kind!r} (synthetic, replay)")
+
+
+def pipeline_emit(symbol: str, price: Decimal, volume: int) -> None:
+    from marketdata.pipeline import tick_ingest
+
+    close_old_connections()
+    tick_ingest(symbol=symbol, price=price, volume=volume, source="feed")
+
+
+class FeedRunner:
+    """Runs a feed in a daemon thread; a failing tick is logged and the feed carries on."""
+
+    def __init__(self, feed_factory: Callable[[], Feed], emit: Emit = pipeline_emit):
+        self.feed_factory = feed_factory
+        self.emit = emit
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="market-feed", daemon=True)
+
+    def _safe_emit(self, symbol: str, price: Decimal, volume: int) -> None:
+        try:
+            self.emit(symbol, price, volume)
+        except Exception:
+            logger.exception("tick %s %s failed", symbol, price)
+            self.stop_event.wait(1.0)
+
+    def _run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                close_old_connections()
+                feed = self.feed_factory()
+                logger.info("market feed %s started", feed.name)
+                feed.run(self._safe_emit, self.stop_event)
+            except Exception:
+                logger.exception("market feed crashed; restarting in 5 s")
+                self.stop_event.wait(5.0)
+        close_old_connections()
+
+    def start(self) -> FeedRunner:
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout)
+
+
+def start_embedded_feed(kind: str) -> FeedRunner:
+    return FeedRunner(lambda: feed_build(kind)).start()

@@ -1,0 +1,41 @@
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alphaloop.audit import audit_log_create
+from marketdata.models import Quote
+from marketdata.pipeline import tick_ingest
+from marketdata.serializers import QuoteInjectSerializer, QuoteSerializer
+
+
+class PaperModeStaffOnly(permissions.BasePermission):
+    message = "Injecting quotes is allowed for staff users in PAPER mode only."
+
+    def has_permission(self, request, view):
+        return bool(settings.ORDER_MODE == "PAPER" and request.user and request.user.is_staff)
+
+
+class QuoteInjectView(APIView):
+    """Paper market control: inject a tick that flows through the same pipeline as a real feed."""
+
+    permission_classes = [permissions.IsAuthenticated, PaperModeStaffOnly]
+
+    @extend_schema(request=QuoteInjectSerializer, responses={201: QuoteSerializer}, tags=["market"])
+    def post(self, request):
+        serializer = QuoteInjectSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        tick_ingest(symbol=data["symbol"], price=data["price"], volume=data["volume"], source="paper_api")
+        audit_log_create(action="market.quote_inject", resource=f"quote:{data['symbol']}", payload=data, request=request)
+        quote = Quote.objects.select_related("instrument").get(instrument__symbol=data["symbol"])
+        return Response(QuoteSerializer(quote).data, status=status.HTTP_201_CREATED)
+
+
+class QuoteDetailView(APIView):
+    @extend_schema(responses=QuoteSerializer, tags=["market"])
+    def get(self, request, symbol: str):
+        quote = get_object_or_404(Quote.objects.select_related("instrument"), instrument__symbol=symbol.upper())
+        return Response(QuoteSerializer(quote).data)
