@@ -9,12 +9,17 @@ from django.http import HttpResponse, JsonResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny
+from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from alphaloop.audit import audit_log_create
+from alphaloop.ws_tickets import ws_ticket_issue
 
 
 class LoginRateThrottle(AnonRateThrottle):
@@ -53,6 +58,21 @@ class TokenRefreshThrottledView(TokenRefreshView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
     throttle_classes = [LoginRateThrottle]
+
+
+class WsTicketSerializer(serializers.Serializer):
+    ticket = serializers.CharField()
+    expires_in = serializers.IntegerField()
+
+
+@extend_schema(tags=["auth"], summary="A single-use WebSocket ticket for /ws/trading?token=", request=None,
+               responses=WsTicketSerializer)
+class WsTicketView(APIView):
+    authentication_classes = [JWTAuthentication, SessionAuthentication]
+
+    def post(self, request):
+        ticket = ws_ticket_issue(user=request.user)
+        return Response({"ticket": ticket, "expires_in": settings.WS_TICKET_SECONDS})
 
 
 def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:

@@ -3,11 +3,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from alphaloop.auth import TokenObtainView, TokenRefreshThrottledView
+from alphaloop.auth import TokenObtainView, TokenRefreshThrottledView, WsTicketView
 
 api_v1 = [
     path("auth/token", TokenObtainView.as_view(), name="token_obtain"),
     path("auth/token/refresh", TokenRefreshThrottledView.as_view(), name="token_refresh"),
+    path("auth/ws-ticket", WsTicketView.as_view(), name="ws_ticket"),
     path("", include("orders.urls")),
     path("market/", include("marketdata.urls")),
     path("", include("factors.urls")),

@@ -1,0 +1,76 @@
+"""Mean-reversion factors: Wilder RSI(14), Bollinger %B(20, 2), 20-bar z-score."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from factors.base import Factor, previous_valid, register, rolling_mean, rolling_std, sma_seeded_ema
+from factors.panel import Panel
+
+
+@register
+class Rsi14(Factor):
+    """Wilder's RSI over 14 bars, as ``talib.RSI(close, 14)``.
+
+    Average gain and loss start on bar 15 (index 14) as the simple means of
+    the first 14 close-to-close changes, then follow Wilder's smoothing
+    ``avg_t = (13 * avg_{t-1} + x_t) / 14``; RSI = 100 * gain / (gain + loss).
+    One deliberate difference: when price has not moved at all over the
+    window (gain = loss = 0) the RSI is the neutral 50, where TA-Lib reports 0.
+    """
+
+    name = "rsi_14"
+    category = "mean_reversion"
+    lookback = 14
+    description = "Wilder RSI(14), 0-100; high means overbought."
+    period = 14
+
+    def compute(self, panel: Panel) -> pd.DataFrame:
+        close = panel["close"]
+        change = close - previous_valid(close)
+        alpha = 1.0 / self.period
+        gain = sma_seeded_ema(change.clip(lower=0.0), self.period, alpha)
+        loss = sma_seeded_ema((-change).clip(lower=0.0), self.period, alpha)
+        total = gain + loss
+        return (100.0 * gain / total.where(total != 0)).mask(total == 0, 50.0)
+
+
+class _BandFactor(Factor):
+    """Shared 20-bar mean and population standard deviation of the close."""
+
+    category = "mean_reversion"
+    lookback = 19
+    window = 20
+
+    def _zscore(self, close: pd.DataFrame) -> pd.DataFrame:
+        deviation = rolling_std(close, self.window)
+        return (close - rolling_mean(close, self.window)) / deviation.where(deviation > 0)
+
+
+@register
+class BollingerPercentB(_BandFactor):
+    """Bollinger %B for bands SMA(20) +/- 2 population standard deviations
+    (``talib.BBANDS(close, 20, 2, 2)``): ``(close - lower) / (upper - lower)``.
+
+    0 is the lower band, 1 the upper band. It equals ``0.5 + zscore_20 / 4``:
+    both are kept because strategies and users speak in either unit.
+    """
+
+    name = "bb_pctb"
+    description = "Bollinger %B(20, 2): 0 at the lower band, 1 at the upper band."
+    nbdev = 2.0
+
+    def compute(self, panel: Panel) -> pd.DataFrame:
+        return 0.5 + self._zscore(panel["close"]) / (2.0 * self.nbdev)
+
+
+@register
+class ZScore20(_BandFactor):
+    """``(close - SMA(20)) / std(20)`` with the population standard deviation,
+    the same convention as the Bollinger bands. NaN when the window is flat."""
+
+    name = "zscore_20"
+    description = "Standard deviations of the close above its 20-bar mean."
+
+    def compute(self, panel: Panel) -> pd.DataFrame:
+        return self._zscore(panel["close"])

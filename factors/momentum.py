@@ -1,0 +1,115 @@
+"""Momentum factors: N-bar rate of change, 12-1 momentum, MACD, trend vs SMA(200)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from factors.base import Factor, register, rolling_mean, sma_seeded_ema
+from factors.panel import Panel
+
+
+class _RateOfChange(Factor):
+    """Return over ``lookback`` bars as a fraction: ``close_t / close_{t-N} - 1``.
+
+    TA-Lib's ROC is the same number times 100.
+    """
+
+    category = "momentum"
+
+    def compute(self, panel: Panel) -> pd.DataFrame:
+        close = panel["close"]
+        return close / close.shift(self.lookback) - 1.0
+
+
+@register
+class Roc20(_RateOfChange):
+    name = "roc_20"
+    lookback = 20
+    description = "Return over the last 20 bars (fraction)."
+
+
+@register
+class Roc60(_RateOfChange):
+    name = "roc_60"
+    lookback = 60
+    description = "Return over the last 60 bars (fraction)."
+
+
+@register
+class Roc120(_RateOfChange):
+    name = "roc_120"
+    lookback = 120
+    description = "Return over the last 120 bars (fraction)."
+
+
+@register
+class Momentum12_1(Factor):
+    """Jegadeesh-Titman 12-1 momentum: ``close_{t-21} / close_{t-252} - 1``.
+
+    The last month (21 bars) is skipped because one-month returns tend to
+    reverse, which would dilute the twelve-month continuation effect.
+    """
+
+    name = "mom_12_1"
+    category = "momentum"
+    lookback = 252
+    description = "Return from 252 bars ago to 21 bars ago (skips the last month)."
+    skip = 21
+
+    def compute(self, panel: Panel) -> pd.DataFrame:
+        close = panel["close"]
+        return close.shift(self.skip) / close.shift(self.lookback) - 1.0
+
+
+@register
+class Macd(Factor):
+    """MACD(12, 26, 9): ``macd = EMA12 - EMA26``, ``macd_signal = EMA9(macd)``,
+    ``macd_hist = macd - macd_signal``; every EMA uses alpha = 2 / (n + 1).
+
+    Seeding replicates TA-Lib's ``MACD`` exactly (it is *not* the pandas
+    ``ewm`` convention of starting on the first price): both price EMAs start
+    on the 26th bar, the slow one with the mean of bars 1-26 and the fast one
+    with the mean of bars 15-26; the signal EMA starts on the 9th MACD value
+    with their mean. All three outputs are therefore first defined on the 34th
+    bar (index 33), as in TA-Lib, and agree with ``talib.MACD`` to float
+    rounding from there on, with no wash-out period.
+    """
+
+    name = "macd"
+    category = "momentum"
+    lookback = 33
+    description = "MACD(12, 26, 9) line, signal and histogram (TA-Lib seeding)."
+    outputs = ("macd", "macd_signal", "macd_hist")
+    fast, slow, signal = 12, 26, 9
+
+    def compute(self, panel: Panel) -> pd.DataFrame:
+        return self.compute_outputs(panel)["macd"]
+
+    def compute_outputs(self, panel: Panel) -> dict[str, pd.DataFrame]:
+        close = panel["close"]
+        fast = sma_seeded_ema(close, self.fast, 2.0 / (self.fast + 1), seed_at=self.slow)
+        slow = sma_seeded_ema(close, self.slow, 2.0 / (self.slow + 1))
+        line = fast - slow
+        signal = sma_seeded_ema(line, self.signal, 2.0 / (self.signal + 1))
+        defined = signal.notna()
+        return {
+            "macd": line.where(defined),
+            "macd_signal": signal,
+            "macd_hist": line.where(defined) - signal,
+        }
+
+
+@register
+class MovingAverageTrend(Factor):
+    """Distance of the close above its 200-bar simple moving average:
+    ``close / SMA(200) - 1`` (0.05 = five percent above the long-term trend)."""
+
+    name = "ma_trend"
+    category = "momentum"
+    lookback = 199
+    description = "close / SMA(200) - 1."
+    window = 200
+
+    def compute(self, panel: Panel) -> pd.DataFrame:
+        close = panel["close"]
+        return close / rolling_mean(close, self.window) - 1.0
