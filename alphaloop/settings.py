@@ -229,6 +229,8 @@ ALERT_CHECK_INTERVAL_SECONDS = config.get_int("ALERT_CHECK_INTERVAL_SECONDS", 30
 EQUITY_SNAPSHOT_TIME = config.get_time("EQUITY_SNAPSHOT_TIME", "16:30")
 WS_HEARTBEAT_SECONDS = config.get_int("WS_HEARTBEAT_SECONDS", 30, minimum=1)
 WS_TICKET_SECONDS = config.get_int("WS_TICKET_SECONDS", 30, minimum=1)
+SIGNAL_NOTIFY_MIN_STRENGTH = config.get_decimal("SIGNAL_NOTIFY_MIN_STRENGTH", "0.5", minimum="0", maximum="1")
+SIGNAL_HORIZON_DAYS = config.get_int("SIGNAL_HORIZON_DAYS", 10, minimum=1)
 MARKET_FEED = config.get_choice("MARKET_FEED", "synthetic", choices=("replay", "synthetic", "none"))
 MARKET_FEED_INTERVAL_SECONDS = config.get_decimal("MARKET_FEED_INTERVAL_SECONDS", "2", minimum="0.01")
 MARKET_FEED_SPEED = config.get_decimal("MARKET_FEED_SPEED", "60", minimum="0.01")

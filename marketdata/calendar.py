@@ -43,7 +43,7 @@ def session_open_close(day: date) -> tuple[datetime, datetime]:
 def is_open(at: datetime | None = None) -> bool:
     """Is the regular session open at ``at`` (default now)? Open is inclusive, close exclusive."""
     at = at or timezone.now()
-    day = timezone.localtime(at, _market_tz()).date()
+    day = timezone.localtime(at, market_tz()).date()
     if not is_session(day):
         return False
     opens, closes = session_open_close(day)
@@ -80,7 +80,7 @@ def sessions_index(start: date, end: date) -> pd.DatetimeIndex:
 def current_session(at: datetime | None = None) -> date:
     """The session the market is in at ``at``, or the most recent one that has opened."""
     at = at or timezone.now()
-    day = timezone.localtime(at, _market_tz()).date()
+    day = timezone.localtime(at, market_tz()).date()
     if is_session(day) and at >= session_open_close(day)[0]:
         return day
     return previous_session(day)
@@ -89,13 +89,13 @@ def current_session(at: datetime | None = None) -> date:
 def last_closed_session(at: datetime | None = None) -> date:
     """The most recent session whose close is at or before ``at``."""
     at = at or timezone.now()
-    day = timezone.localtime(at, _market_tz()).date()
+    day = timezone.localtime(at, market_tz()).date()
     if is_session(day) and at >= session_open_close(day)[1]:
         return day
     return previous_session(day)
 
 
-def _market_tz():
+def market_tz():
     from zoneinfo import ZoneInfo
 
     from django.conf import settings

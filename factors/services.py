@@ -1,0 +1,90 @@
+"""The SignalEngine (spec 4.7): load the library, compute, normalize, combine, filter, emit.
+
+The computation is ``factors.scoring.latest_signals`` (pure pandas/numpy); this module feeds it
+the stored bars and fundamentals, persists ``Signal`` rows and notifies. A signal never places
+an order: acting on one goes through a plan and the order path.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from decimal import Decimal
+
+from django.apps import apps
+from django.conf import settings
+from django.db import transaction
+
+from factors.models import Signal
+from factors.scoring import latest_signals
+from factors.selectors import factor_panel
+from marketdata import calendar
+
+logger = logging.getLogger(__name__)
+
+STRENGTH_PLACES = Decimal("0.0001")
+SCORE_PLACES = Decimal("0.000001")
+
+
+def _decimal(value: float | None, places: Decimal) -> Decimal | None:
+    return None if value is None else Decimal(str(value)).quantize(places)
+
+
+def signals_run(*, as_of: date | None = None, weights: dict[str, float] | None = None, horizon: int | None = None,
+                notify: bool = True) -> list[Signal]:
+    """Scan the universe on ``as_of`` (default: the last closed session); upsert one Signal per symbol.
+
+    Idempotent: running the same session twice updates the rows and notifies nothing new.
+    """
+    as_of = as_of or calendar.last_closed_session()
+    horizon = horizon or settings.SIGNAL_HORIZON_DAYS
+    panel = factor_panel(end=as_of)
+    if panel["close"].empty:
+        return []
+    results = latest_signals(panel, as_of=as_of, weights=weights, horizon=horizon)
+    fired: list[Signal] = []
+    stored: list[Signal] = []
+    with transaction.atomic():
+        for item in results:
+            signal, created = Signal.objects.update_or_create(
+                symbol=item["symbol"],
+                as_of=item["as_of"],
+                defaults={
+                    "direction": item["direction"],
+                    "strength": _decimal(item["strength"], STRENGTH_PLACES),
+                    "score": _decimal(item["score"], SCORE_PLACES),
+                    "factors": item["factors"],
+                    "win_rate": _decimal(item["win_rate"], STRENGTH_PLACES),
+                    "rr_ratio": _decimal(item["rr_ratio"], STRENGTH_PLACES),
+                    "sample_size": item["sample_size"],
+                    "horizon_days": item["horizon"],
+                },
+            )
+            stored.append(signal)
+            if created and signal.direction != Signal.FLAT and signal.strength >= settings.SIGNAL_NOTIFY_MIN_STRENGTH:
+                fired.append(signal)
+    if notify and fired:
+        transaction.on_commit(lambda: signals_notify(signals=fired))
+    return stored
+
+
+def signals_notify(*, signals: list[Signal]) -> None:
+    """Tell every account holder about newly fired strong signals."""
+    from notifications.services import notify
+
+    # Signals belong to no account: every account holder hears about them.
+    Account = apps.get_model("orders", "Account")
+    for account in Account.objects.select_related("user").filter(user__is_active=True):
+        for signal in signals:
+            evidence = (
+                f"win rate {signal.win_rate:.0%} over {signal.sample_size} past signals, R:R {signal.rr_ratio}"
+                if signal.win_rate is not None else "no comparable history yet"
+            )
+            notify(
+                account=account,
+                event_type="signal_fired",
+                title=f"{signal.direction} {signal.symbol} (strength {signal.strength})",
+                body=f"Composite score {signal.score} on {signal.as_of}; {evidence}.",
+                data={"signal_id": signal.pk, "symbol": signal.symbol, "direction": signal.direction,
+                      "strength": str(signal.strength), "as_of": signal.as_of.isoformat()},
+            )

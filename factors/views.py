@@ -1,0 +1,49 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alphaloop.audit import audit_log_create
+from factors import selectors, serializers
+from factors.services import signals_run
+from marketdata.models import Instrument
+
+
+class SignalsLatestView(APIView):
+    @extend_schema(parameters=[serializers.SignalsLatestQuerySerializer], responses=serializers.SignalsLatestSerializer, tags=["signals"])
+    def get(self, request):
+        query = serializers.SignalsLatestQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        as_of, signals = selectors.signals_latest(**query.validated_data)
+        return Response({"as_of": as_of, "signals": serializers.SignalSerializer(signals, many=True).data})
+
+
+class SignalsRunView(APIView):
+    @extend_schema(request=serializers.SignalsRunSerializer, responses=serializers.SignalsRunResultSerializer, tags=["signals"])
+    def post(self, request):
+        body = serializers.SignalsRunSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        signals = signals_run(**body.validated_data)
+        as_of = signals[0].as_of if signals else body.validated_data.get("as_of")
+        audit_log_create(action="signals.run", resource="signals", payload=body.validated_data, request=request)
+        return Response({"as_of": as_of, "count": len(signals),
+                         "signals": serializers.SignalSerializer(signals, many=True).data})
+
+
+class FactorListView(APIView):
+    @extend_schema(responses=serializers.FactorInfoSerializer(many=True), tags=["factors"])
+    def get(self, request):
+        return Response(selectors.factors_catalog())
+
+
+class FactorSeriesView(APIView):
+    @extend_schema(
+        parameters=[serializers.FactorSeriesQuerySerializer, OpenApiParameter("symbol", str, OpenApiParameter.PATH)],
+        responses=serializers.FactorSeriesSerializer, tags=["factors"],
+    )
+    def get(self, request, symbol: str):
+        instrument = get_object_or_404(Instrument, symbol=symbol.upper())
+        query = serializers.FactorSeriesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        series = selectors.factor_series(symbol=instrument.symbol, **query.validated_data)
+        return Response({"symbol": instrument.symbol, "factors": series})
