@@ -1,0 +1,69 @@
+"""Cross-sectional factor ranking: hold the top N of the composite score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from backtest.engine import Data
+from backtest.strategies.base import Strategy, param
+
+
+class FactorRank(Strategy):
+    """Hold the ``top_n`` symbols by ``factors.scoring.composite_scores``, equal weight.
+
+    The first rebalance is on the first bar with any score; then every
+    ``rebalance_days`` bars. At a rebalance, holdings that left the top N are
+    closed and each of the top N is moved to ``1 / min(top_n, universe)`` of
+    the equity (market orders, next open; sells before buys). Symbols without
+    a score (too little history or liquidity) are never bought; when fewer
+    than N qualify, the rest stays in cash. Long only.
+    """
+
+    id = "factor_rank"
+    description = (
+        "Hold the top N symbols of the factor library's composite score, equal weight, rebalanced every K bars."
+    )
+
+    @dataclass(frozen=True)
+    class Params:
+        top_n: int = param(10, minimum=1, description="Number of symbols to hold.")
+        rebalance_days: int = param(21, minimum=1, description="Bars (sessions) between rebalances.")
+        min_history: int = param(130, minimum=1, description="Bars a symbol needs before it is scored.")
+        min_dollar_volume: float = param(
+            1e6, minimum=0, description="Minimum average dollar volume for a symbol to be scored."
+        )
+
+    params: Params
+
+    def init(self, data: Data) -> None:
+        from factors import scoring
+
+        p = self.params
+        scores = scoring.composite_scores(
+            data.panel(), min_history=p.min_history, min_dollar_volume=p.min_dollar_volume
+        )
+        scores = scores.reindex(index=data.index, columns=list(data.symbols)).to_numpy(dtype=float)
+        rebalance = np.zeros(len(data.index), dtype=bool)
+        scored = ~np.isnan(scores).all(axis=1)
+        if scored.any():
+            rebalance[int(np.argmax(scored)) :: p.rebalance_days] = True
+        self.indicator("score", scores)
+        self.indicator("rebalance", rebalance)
+        self.wake_on(rebalance)
+        self.weight = 1.0 / min(p.top_n, len(data.symbols))
+
+    def on_bar(self, data: Data) -> None:
+        if not data["rebalance"][-1]:
+            return
+        scores = data["score"][-1]
+        valid = np.flatnonzero(~np.isnan(scores))
+        # Highest score first; ties keep the universe order.
+        ranked = valid[np.argsort(-scores[valid], kind="stable")][: self.params.top_n].tolist()
+        keep = set(ranked)
+        for col in range(len(data.symbols)):
+            if col not in keep and self.position(col):
+                self.close(col)
+        for col in ranked:
+            self.order_target_percent(col, self.weight)
