@@ -38,6 +38,11 @@ def _jobs() -> list[dict]:
             "crontab": {"minute": "5,35", "hour": "13,16,17", "day_of_week": "1-5"},
         },
         {
+            "name": "backtest_reaper_job",
+            "task": "backtest.tasks.backtest_reaper_job",
+            "interval_seconds": 60,
+        },
+        {
             "name": "signal_scan_job",
             "task": "factors.tasks.signal_scan_job",
             "crontab": {"minute": "45", "hour": "16", "day_of_week": "1-5"},

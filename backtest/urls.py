@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from backtest import views
+
+urlpatterns = [
+    path("run", views.RunView.as_view(), name="backtest-run"),
+    path("sweep", views.SweepView.as_view(), name="backtest-sweep"),
+    path("results/<int:pk>", views.ResultView.as_view(), name="backtest-result"),
+    path("runs", views.RunListView.as_view(), name="backtest-runs"),
+    path("strategies", views.StrategyListView.as_view(), name="backtest-strategies"),
+]

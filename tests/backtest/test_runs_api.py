@@ -1,0 +1,147 @@
+"""Backtest runs through the API, the Celery task and the CLI, on stored bars."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from backtest.models import BacktestRun
+from backtest.services import RunSpec, backtest_compute, backtest_execute, backtest_runs_reap
+from marketdata import calendar
+from marketdata.services import bars_import
+from marketdata.synthetic import generate_universe
+
+START, END = date(2024, 1, 2), date(2025, 12, 31)
+
+
+@pytest.fixture
+def stored_bars(db):
+    index = calendar.sessions_index(START, END)
+    for symbol, frame in generate_universe(["SPY", "AAPL", "MSFT"], START, END, seed=11, sessions=index).items():
+        rows = [{"date": ts.date(), "open": Decimal(str(r.open)), "high": Decimal(str(r.high)), "low": Decimal(str(r.low)),
+                 "close": Decimal(str(r.close)), "adj_close": None, "volume": int(r.volume)}
+                for ts, r in zip(frame.index, frame.itertuples(index=False))]
+        bars_import(symbol=symbol, rows=rows, is_synthetic=True)
+
+
+@pytest.fixture
+def api(api, django_capture_on_commit_callbacks):
+    """The JWT client, with each POST's on-commit task dispatch run (as a real commit would)."""
+    post = api.post
+
+    def post_and_commit(*args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return post(*args, **kwargs)
+
+    api.post = post_and_commit
+    return api
+
+
+def body(**overrides):
+    data = {"strategy_id": "sma_cross", "start_date": "2024-01-02", "end_date": "2025-12-31",
+            "initial_capital": "10000", "params": {"fast": 10, "slow": 30}, "symbols": ["AAPL"], "commission": "0.002"}
+    data.update(overrides)
+    return data
+
+
+def test_a_run_is_accepted_executed_and_its_results_match_the_engine(api, stored_bars):
+    response = api.post("/api/v1/backtest/run", body(), format="json")
+    assert response.status_code == 202
+    result = api.get(response.data["results_url"]).data
+    assert result["status"] == "SUCCEEDED" and result["progress"] == 1.0
+    direct = backtest_compute(RunSpec("sma_cross", {"fast": 10, "slow": 30, "allow_short": True}, ["AAPL"], START, END,
+                                      Decimal("10000"), Decimal("0.002"))).to_dict()
+    assert result["metrics"] == direct["metrics"]
+    assert result["trades"] == direct["trades"] and len(result["trades"]) > 3
+    assert result["equity_curve"][-1] == direct["equity_curve"][-1]
+    assert result["metrics"]["beta"] is not None  # SPY stored: alpha/beta computed
+    assert set(result["metrics"]) >= {"sharpe", "sortino", "max_dd", "win_rate", "profit_factor"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [({"strategy_id": "nope"}, "strategy_id"), ({"params": {"fast": 50, "slow": 20}}, "params"),
+     ({"params": {"fast": "ten"}}, "params"), ({"end_date": "2023-01-01"}, "end_date"),
+     ({"symbols": ["ZZZ"]}, "symbols"), ({"symbols": []}, "symbols"), ({"initial_capital": "-5"}, "initial_capital"),
+     ({"start_date": "2010-01-01", "end_date": "2011-01-01"}, "symbols")],
+)
+def test_bad_run_requests_get_a_400_naming_the_field_and_write_nothing(api, stored_bars, overrides, field):
+    response = api.post("/api/v1/backtest/run", body(**overrides), format="json")
+    assert response.status_code == 400 and field in response.data, response.data
+    assert not BacktestRun.objects.exists()
+
+
+def test_another_user_cannot_read_my_run(api, other_api, stored_bars):
+    run_id = api.post("/api/v1/backtest/run", body(), format="json").data["id"]
+    assert other_api.get(f"/api/v1/backtest/results/{run_id}").status_code == 404
+    assert other_api.get("/api/v1/backtest/runs").data == []
+    assert len(api.get("/api/v1/backtest/runs").data) == 1
+
+
+def test_strategies_list_their_parameter_schema(api):
+    strategies = {s["id"]: s for s in api.get("/api/v1/backtest/strategies").data}
+    assert {"sma_cross", "rsi_reversion", "factor_rank", "buy_and_hold"} <= set(strategies)
+    assert strategies["sma_cross"]["params"]["allow_short"]["default"] is True
+
+
+def test_a_parameter_sweep_runs_every_combination_side_by_side(api, stored_bars):
+    response = api.post("/api/v1/backtest/sweep", body(grid={"fast": [5, 10], "slow": [20, 40]}), format="json")
+    assert response.status_code == 202 and len(response.data["runs"]) == 4
+    runs = api.get(f"/api/v1/backtest/runs?sweep_id={response.data['sweep_id']}").data
+    assert len(runs) == 4 and {r["status"] for r in runs} == {"SUCCEEDED"}
+    assert sorted((r["params"]["fast"], r["params"]["slow"]) for r in runs) == [(5, 20), (5, 40), (10, 20), (10, 40)]
+    assert api.get("/api/v1/backtest/runs?sweep_id=not-a-uuid").status_code == 400
+
+
+def test_a_failing_run_stores_its_error_instead_of_staying_running(api, stored_bars, monkeypatch):
+    def explode(spec, progress=None):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("backtest.services.backtest_compute", explode)
+    run_id = api.post("/api/v1/backtest/run", body(), format="json").data["id"]
+    run = BacktestRun.objects.get(pk=run_id)
+    assert run.status == "FAILED" and run.error == "RuntimeError: disk on fire" and run.finished_at
+
+
+def test_a_second_delivery_of_a_finished_run_does_nothing(api, stored_bars):
+    run_id = api.post("/api/v1/backtest/run", body(), format="json").data["id"]
+    finished = BacktestRun.objects.get(pk=run_id).finished_at
+    assert backtest_execute(run_id=run_id) is None
+    assert BacktestRun.objects.get(pk=run_id).finished_at == finished
+
+
+def test_a_run_whose_worker_died_is_reclaimed_or_reaped(user, stored_bars, settings):
+    old = timezone.now() - timedelta(seconds=settings.BACKTEST_STALE_SECONDS * 4)
+    common = {"user": user, "strategy_id": "sma_cross", "params": {"fast": 10, "slow": 30}, "symbols": ["AAPL"],
+              "start_date": START, "end_date": END, "initial_capital": 10000, "status": "RUNNING", "heartbeat_at": old}
+    redelivered = BacktestRun.objects.create(**common)
+    assert backtest_execute(run_id=redelivered.pk).status == "SUCCEEDED"
+    abandoned = BacktestRun.objects.create(**common)
+    fresh = BacktestRun.objects.create(**{**common, "heartbeat_at": timezone.now()})
+    assert backtest_runs_reap() == 1
+    assert BacktestRun.objects.get(pk=abandoned.pk).status == "FAILED"
+    assert BacktestRun.objects.get(pk=fresh.pk).status == "RUNNING"
+
+
+def test_cli_prints_json_after_import_bars(stored_bars, tmp_path):
+    out = StringIO()
+    call_command("run_backtest", "--strategy", "sma_cross", "--symbol", "AAPL", "--start", "2024-01-02",
+                 "--end", "2025-12-31", "--cash", "10000", "--commission", "0.002",
+                 "--params", '{"fast": 10, "slow": 30}', "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert set(data) == {"metrics", "trades", "open_trades", "equity_curve"}
+    assert data["metrics"]["n_trades"] == len(data["trades"]) > 0
+    plot = tmp_path / "curve.png"
+    summary = StringIO()
+    call_command("run_backtest", "--strategy", "buy_and_hold", "--symbol", "AAPL,MSFT", "--start", "2024-01-02",
+                 "--end", "2025-12-31", "--plot", str(plot), stdout=summary)
+    assert "Sharpe" in summary.getvalue() and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(CommandError, match="params"):
+        call_command("run_backtest", "--strategy", "sma_cross", "--symbol", "AAPL", "--start", "2024-01-02",
+                     "--end", "2025-12-31", "--params", '{"fast": -1}')
