@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from dashboard.apis import SummaryView
+
+urlpatterns = [
+    path("summary", SummaryView.as_view(), name="dashboard-summary"),
+]

@@ -1,0 +1,180 @@
+"""DashboardService (spec 4.1): one summary of the account from every domain, in a bounded number of queries.
+
+Definitions (the README repeats them):
+
+- ``daily_pnl``: equity now minus equity at the previous session's close (the breaker's reference).
+- ``mtd_return_pct`` / ``ytd_return_pct``: equity now over the equity at the last snapshot before the
+  month / year began (the account's initial cash when there is none), minus one, in percent.
+- ``risk_level``: CRITICAL when the daily-loss breaker has tripped or trading is HALTED; HIGH when the
+  day's loss has used 60% of ``MAX_DAILY_LOSS_PCT``, net delta exceeds 150% of equity, or one position
+  exceeds 40% of equity; MEDIUM at 30% of the loss limit, delta above 100%, a position above 20%, or
+  options without the data to price them; LOW otherwise. ``risk_reasons`` says which rule applied.
+- ``pending_actions``: approvals waiting for a decision, plans whose entry is within 1% of the market
+  or that expire within 24 hours, partially filled orders, draft journals to complete, and a
+  tripped breaker.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+
+from alerts.models import AlertHistory
+from equity.models import EquitySnapshot
+from factors.models import Signal
+from journal.models import TradeJournal
+from marketdata import calendar
+from orders.models import Account, ApprovalRequest, Order, TradingPlan
+from orders.selectors import (
+    account_valuation,
+    breaker_active,
+    plan_execution_rate,
+    portfolio_exposure,
+    previous_close_equity,
+    price_marks,
+)
+
+PCT = Decimal("0.01")
+RISK_ORDER = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+NEAR_ENTRY = Decimal("0.01")
+
+
+def _pct(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    if not denominator:
+        return None
+    return (numerator / denominator * 100).quantize(PCT)
+
+
+def _base_equity(account: Account, before: date, snapshots: list[tuple[date, Decimal]]) -> Decimal:
+    earlier = [equity for day, equity in snapshots if day < before]
+    return earlier[-1] if earlier else account.initial_cash
+
+
+def risk_assess(*, account: Account, equity: Decimal, daily_return: Decimal | None, exposure: dict,
+                positions: list[dict], breaker: bool) -> tuple[str, list[str]]:
+    level, reasons = "LOW", []
+
+    def raise_to(new: str, reason: str) -> None:
+        nonlocal level
+        reasons.append(reason)
+        if RISK_ORDER.index(new) > RISK_ORDER.index(level):
+            level = new
+
+    if breaker:
+        raise_to("CRITICAL", "daily-loss breaker tripped")
+    if account.trading_state == Account.HALTED:
+        raise_to("CRITICAL", "trading halted")
+    limit = settings.MAX_DAILY_LOSS_PCT
+    if daily_return is not None and daily_return < 0 and limit > 0:
+        used = -daily_return / limit
+        if used >= Decimal("0.6"):
+            raise_to("HIGH", f"day's loss used {used:.0%} of the {limit:.0%} limit")
+        elif used >= Decimal("0.3"):
+            raise_to("MEDIUM", f"day's loss used {used:.0%} of the {limit:.0%} limit")
+    delta = abs(Decimal(exposure.get("delta_pct") or 0))
+    if delta > 150:
+        raise_to("HIGH", f"net delta {delta:.0f}% of equity")
+    elif delta > 100:
+        raise_to("MEDIUM", f"net delta {delta:.0f}% of equity")
+    if equity > 0 and positions:
+        largest = max(positions, key=lambda p: abs(p["market_value"]))
+        share = abs(largest["market_value"]) / equity
+        if share > Decimal("0.4"):
+            raise_to("HIGH", f"{largest['symbol']} is {share:.0%} of equity")
+        elif share > Decimal("0.2"):
+            raise_to("MEDIUM", f"{largest['symbol']} is {share:.0%} of equity")
+    if exposure.get("unpriced"):
+        raise_to("MEDIUM", f"options without pricing data: {', '.join(exposure['unpriced'])}")
+    return level, reasons
+
+
+def pending_actions_get(*, account: Account, now: datetime, marks: dict[str, Decimal], breaker: bool) -> list[dict]:
+    actions: list[dict] = []
+    if breaker:
+        actions.append({"type": "breaker", "id": account.pk, "title": "Daily-loss breaker tripped: new orders are refused",
+                        "url": "/orders/"})
+    for approval in ApprovalRequest.objects.filter(account=account, status=ApprovalRequest.PENDING).select_related("plan")[:20]:
+        plan = approval.plan
+        actions.append({"type": "approval", "id": approval.pk, "url": "/orders/#approvals",
+                        "title": f"Approve {plan.direction} {plan.quantity} {plan.symbol} @ {plan.entry_price} ({approval.source})"})
+    soon = now + timedelta(hours=24)
+    for plan in TradingPlan.objects.filter(account=account, status__in=[TradingPlan.PENDING, TradingPlan.ACTIVE])[:50]:
+        price = marks.get(plan.symbol)
+        near = price is not None and plan.entry_price and abs(price - plan.entry_price) / plan.entry_price <= NEAR_ENTRY
+        expiring = plan.valid_until is not None and plan.valid_until <= soon
+        if near or expiring:
+            why = "price within 1% of entry" if near else "expires within 24 h"
+            actions.append({"type": "plan", "id": plan.pk, "url": "/orders/#plans",
+                            "title": f"Plan {plan.direction} {plan.symbol} @ {plan.entry_price}: {why}"})
+    for order in Order.objects.filter(account=account, status=Order.PARTIALLY_FILLED)[:20]:
+        actions.append({"type": "order", "id": order.pk, "url": "/orders/",
+                        "title": f"Order #{order.pk} {order.side} {order.symbol} partially filled "
+                                 f"({order.filled_quantity}/{order.quantity})"})
+    for journal in TradeJournal.objects.filter(account=account, journal_status=TradeJournal.DRAFT).order_by("-created_at")[:20]:
+        actions.append({"type": "journal", "id": journal.pk, "url": f"/journal/{journal.pk}/",
+                        "title": f"Complete the journal of {journal.direction} {journal.symbol} "
+                                 f"({journal.exit_date or journal.entry_date})"})
+    return actions
+
+
+def dashboard_summary(*, account: Account, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    valuation = account_valuation(account)
+    equity = valuation["equity"]
+    previous = previous_close_equity(account, at=now)
+    daily_pnl = equity - previous
+    daily_return = (daily_pnl / previous) if previous > 0 else None
+    today = timezone.localtime(now, calendar.market_tz()).date()
+    snapshots = list(
+        EquitySnapshot.objects.filter(account=account, snapshot_date__gte=date(today.year - 1, 12, 1))
+        .order_by("snapshot_date").values_list("snapshot_date", "total_equity")
+    )
+    month_base = _base_equity(account, today.replace(day=1), snapshots)
+    year_base = _base_equity(account, date(today.year, 1, 1), snapshots)
+    exposure = portfolio_exposure(account, at=now)
+    breaker = breaker_active(account, at=now)
+    risk_level, risk_reasons = risk_assess(account=account, equity=equity, daily_return=daily_return,
+                                           exposure=exposure, positions=valuation["positions"], breaker=breaker)
+    marks = {p["symbol"]: p["price"] for p in valuation["positions"]}
+    plan_symbols = list(TradingPlan.objects.filter(account=account, status__in=[TradingPlan.PENDING, TradingPlan.ACTIVE])
+                        .values_list("symbol", flat=True).distinct()[:50])
+    if plan_symbols:
+        marks.update({s: m[0] for s, m in price_marks(plan_symbols).items()})
+    latest_scan = Signal.objects.order_by("-as_of").values_list("as_of", flat=True).first()
+    signals = list(
+        Signal.objects.filter(as_of=latest_scan).exclude(direction=Signal.FLAT).order_by("-strength", "symbol")[:5]
+    ) if latest_scan else []
+    alerts = list(AlertHistory.objects.filter(account=account).order_by("-trigger_time", "-id")[:5])
+    return {
+        "account_id": account.pk,
+        "account_code": account.code,
+        "as_of": now,
+        "total_equity": equity,
+        "cash": valuation["cash"],
+        "market_value": valuation["market_value"],
+        "unrealized_pnl": valuation["unrealized_pnl"],
+        "daily_pnl": daily_pnl,
+        "daily_return_pct": _pct(daily_pnl, previous),
+        "mtd_return_pct": _pct(equity - month_base, month_base),
+        "ytd_return_pct": _pct(equity - year_base, year_base),
+        "plan_execution_rate": plan_execution_rate(account),
+        "active_plans_count": TradingPlan.objects.filter(
+            account=account, status__in=[TradingPlan.PENDING, TradingPlan.ACTIVE]).count(),
+        "risk_level": risk_level,
+        "risk_reasons": risk_reasons,
+        "exposure": {f"{greek}_{unit}": exposure[f"{greek}_{unit}"]
+                     for greek in ("delta", "gamma", "vega", "theta") for unit in ("pct", "dollars")},
+        "recent_signals": [
+            {"id": s.pk, "symbol": s.symbol, "as_of": s.as_of, "direction": s.direction, "strength": s.strength,
+             "win_rate": s.win_rate, "rr_ratio": s.rr_ratio, "sample_size": s.sample_size} for s in signals
+        ],
+        "recent_alerts": [
+            {"id": h.pk, "alert_id": h.alert_id, "symbol": h.symbol, "trigger_price": h.trigger_price,
+             "trigger_time": h.trigger_time, "action_taken": h.action_taken} for h in alerts
+        ],
+        "pending_actions": pending_actions_get(account=account, now=now, marks=marks, breaker=breaker),
+        "positions": valuation["positions"],
+    }

@@ -1,0 +1,105 @@
+"""DashboardService: every spec 3.1 field, exact numbers on a small book, bounded queries."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone as dt_timezone
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from alerts.models import AlertHistory, PriceAlert
+from equity.models import EquitySnapshot
+from factors.models import Signal
+from journal.models import TradeJournal
+from marketdata.pipeline import quote_store
+from orders.models import Account, ApprovalRequest, Position, TradingPlan
+
+NOW = datetime(2026, 11, 24, 16, 0, tzinfo=dt_timezone.utc)  # Tuesday 11:00 ET, in session
+SPEC_FIELDS = {"account_id", "total_equity", "cash", "market_value", "daily_pnl", "daily_return_pct", "mtd_return_pct",
+               "ytd_return_pct", "plan_execution_rate", "active_plans_count", "risk_level", "exposure",
+               "recent_signals", "pending_actions"}
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock():
+    """Frozen before the other fixtures, so the JWTs they issue are valid at NOW."""
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def book(account, instrument_factory):
+    """Cash 80,000; 100 AAPL bought at 150, quoted 160; snapshots at month and year starts."""
+    for symbol in ("AAPL", "MSFT"):
+        instrument_factory(symbol)
+    Account.objects.filter(pk=account.pk).update(cash=Decimal("80000.00"), initial_cash=Decimal("100000.00"))
+    Position.objects.create(account=account, symbol="AAPL", quantity=Decimal("100"), avg_cost=Decimal("150"),
+                            cost_basis=Decimal("15000.00"))
+    quote_store(symbol="AAPL", price=Decimal("160"))
+    quote_store(symbol="MSFT", price=Decimal("400"))
+    EquitySnapshot.objects.create(account=account, snapshot_date=date(2025, 12, 31), total_equity=Decimal("90000.00"))
+    EquitySnapshot.objects.create(account=account, snapshot_date=date(2026, 10, 30), total_equity=Decimal("95000.00"))
+    EquitySnapshot.objects.create(account=account, snapshot_date=date(2026, 11, 23), total_equity=Decimal("97000.00"))
+    account.refresh_from_db()
+    return account
+
+
+def test_summary_has_every_spec_field_with_exact_numbers(api, book):
+    data = api.get("/api/v1/dashboard/summary").data
+    assert SPEC_FIELDS <= set(data)
+    assert data["total_equity"] == "96000.00"  # 80,000 + 100 x 160
+    assert (data["cash"], data["market_value"]) == ("80000.00", "16000.00")
+    assert data["daily_pnl"] == "-1000.00"  # vs 97,000 at Monday's close
+    assert data["daily_return_pct"] == "-1.03"
+    assert data["mtd_return_pct"] == "1.05"  # 96,000 / 95,000 - 1
+    assert data["ytd_return_pct"] == "6.67"  # 96,000 / 90,000 - 1
+    assert data["exposure"]["delta_pct"] == "16.6667"
+    assert data["risk_level"] == "LOW" and data["plan_execution_rate"] is None
+
+
+def test_risk_level_and_pending_actions(api, book, user):
+    plan = TradingPlan.objects.create(account=book, symbol="MSFT", direction="LONG", entry_price=Decimal("401"),
+                                      quantity=Decimal("10"))
+    ApprovalRequest.objects.create(account=book, plan=plan, source="alert:1", token="ABC123")
+    TradeJournal.objects.create(account=book, symbol="AAPL", direction="LONG", exit_date=date(2026, 11, 20))
+    Position.objects.filter(account=book).update(quantity=Decimal("300"))  # 48,000 of 128,000 = 37.5%
+    data = api.get("/api/v1/dashboard/summary").data
+    assert data["risk_level"] == "MEDIUM" and "AAPL is 38% of equity" in data["risk_reasons"]
+    assert [a["type"] for a in data["pending_actions"]] == ["approval", "plan", "journal"]
+    assert data["active_plans_count"] == 1
+    Account.objects.filter(pk=book.pk).update(breaker_session=date(2026, 11, 24))
+    data = api.get("/api/v1/dashboard/summary").data
+    assert data["risk_level"] == "CRITICAL" and data["pending_actions"][0]["type"] == "breaker"
+
+
+def test_summary_query_count_does_not_grow_with_rows(api, book, django_assert_max_num_queries, instrument_factory):
+    def add_rows(n: int, offset: int) -> None:
+        for i in range(offset, offset + n):
+            symbol = f"S{i}"
+            instrument_factory(symbol)
+            quote_store(symbol=symbol, price=Decimal("10"))
+            Position.objects.create(account=book, symbol=symbol, quantity=Decimal("1"), avg_cost=Decimal("9"),
+                                    cost_basis=Decimal("9.00"))
+            plan = TradingPlan.objects.create(account=book, symbol=symbol, direction="LONG", entry_price=Decimal("10"),
+                                              quantity=Decimal("1"))
+            ApprovalRequest.objects.create(account=book, plan=plan, source="signal:1", token=f"T{i}")
+            TradeJournal.objects.create(account=book, symbol=symbol, direction="LONG")
+            Signal.objects.create(symbol=symbol, as_of=date(2026, 11, 23), direction="LONG", strength=Decimal("0.7"),
+                                  score=Decimal("1.4"))
+            alert = PriceAlert.objects.create(account=book, symbol=symbol, condition_type="price_above", threshold=1)
+            AlertHistory.objects.create(alert=alert, account=book, symbol=symbol, trigger_price=10, trigger_time=NOW)
+
+    add_rows(2, 0)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as small:
+        api.get("/api/v1/dashboard/summary")
+    add_rows(15, 2)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert api.get("/api/v1/dashboard/summary").status_code == 200
+
+
+def test_outsider_cannot_pick_my_account(other_api, book):
+    assert other_api.get(f"/api/v1/dashboard/summary?account_id={book.pk}").status_code == 404
