@@ -1,10 +1,44 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""Server-rendered pages. Each page loads its numbers from the JSON API with a short-lived JWT
+that the login session obtains from ``session_token`` (the API itself accepts JWTs only)."""
 
-from alphaloop.scoping import user_accounts
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_POST
+from rest_framework_simplejwt.tokens import AccessToken
+
+from alphaloop.scoping import owned_by, user_account
+from journal.models import TradeJournal
 
 
 @login_required
-def home(request):
-    accounts = user_accounts(request.user).prefetch_related("positions")
-    return render(request, "dashboard/home.html", {"accounts": accounts})
+@require_POST
+def session_token(request):
+    """A 5-minute access token for the page's API calls (CSRF-protected, session required)."""
+    return JsonResponse({"access": str(AccessToken.for_user(request.user))})
+
+
+def _page(template: str, active: str):
+    @login_required
+    def view(request):
+        account = user_account(request.user)
+        return render(request, template, {"active": active, "account": account})
+
+    view.__name__ = f"{active}_page"
+    return view
+
+
+home = _page("dashboard/home.html", "dashboard")
+equity_page = _page("dashboard/equity.html", "equity")
+journal_page = _page("dashboard/journal.html", "journal")
+alerts_page = _page("dashboard/alerts.html", "alerts")
+orders_page = _page("dashboard/orders.html", "orders")
+backtests_page = _page("dashboard/backtests.html", "backtests")
+signals_page = _page("dashboard/signals.html", "signals")
+
+
+@login_required
+def journal_detail(request, pk: int):
+    journal = get_object_or_404(owned_by(TradeJournal.objects.all(), request.user), pk=pk)
+    return render(request, "dashboard/journal_detail.html", {"active": "journal", "journal": journal,
+                                                             "account": journal.account})

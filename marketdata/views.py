@@ -12,16 +12,26 @@ from marketdata.serializers import QuoteInjectSerializer, QuoteSerializer
 
 
 class PaperModeStaffOnly(permissions.BasePermission):
+    """Reading quotes is open to any user; injecting one is for staff in PAPER mode only."""
+
     message = "Injecting quotes is allowed for staff users in PAPER mode only."
 
     def has_permission(self, request, view):
+        if request.method in permissions.SAFE_METHODS:
+            return True
         return bool(settings.ORDER_MODE == "PAPER" and request.user and request.user.is_staff)
 
 
-class QuoteInjectView(APIView):
-    """Paper market control: inject a tick that flows through the same pipeline as a real feed."""
+class QuotesView(APIView):
+    """GET: every latest quote. POST (paper market control): inject a tick that flows through the
+    same pipeline as a real feed."""
 
     permission_classes = [permissions.IsAuthenticated, PaperModeStaffOnly]
+
+    @extend_schema(responses=QuoteSerializer(many=True), tags=["market"])
+    def get(self, request):
+        quotes = Quote.objects.select_related("instrument").order_by("instrument__symbol")
+        return Response(QuoteSerializer(quotes, many=True).data)
 
     @extend_schema(request=QuoteInjectSerializer, responses={201: QuoteSerializer}, tags=["market"])
     def post(self, request):

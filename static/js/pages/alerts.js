@@ -1,0 +1,54 @@
+(function () {
+  "use strict";
+  const { get, post, patch, del, money, el, table, errors, formData } = AL;
+  let status = "";
+
+  function notice(text, cls) { document.getElementById("alert-result").replaceChildren(el("div", { class: "notice " + cls }, text)); }
+
+  document.getElementById("alert-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = formData(event.target);
+    body.symbol = (body.symbol || "").toUpperCase();
+    if (body.expires_at) body.expires_at = new Date(body.expires_at).toISOString();
+    const { ok, data } = await post("/api/v1/alerts/create", body);
+    notice(ok ? `Alert #${data.id} on ${data.symbol} is ${data.alert_status}.` : errors(data), ok ? "ok" : "bad");
+    if (ok) { event.target.reset(); AlphaLoop.watch([data.symbol]); }
+    refresh();
+  });
+
+  document.querySelectorAll("[data-status]").forEach((button) => button.addEventListener("click", () => { status = button.dataset.status; refresh(); }));
+
+  async function setStatus(id, alert_status) { await patch(`/api/v1/alerts/${id}`, { alert_status }); refresh(); }
+  async function editThreshold(alert) {
+    const value = prompt(`New threshold for ${alert.symbol} ${alert.condition_type}`, alert.threshold);
+    if (value === null) return;
+    const { ok, data } = await patch(`/api/v1/alerts/${alert.id}`, { threshold: value });
+    if (!ok) notice(errors(data), "bad");
+    refresh();
+  }
+  async function remove(id) { if (confirm("Delete this alert?")) { await del(`/api/v1/alerts/${id}`); refresh(); } }
+
+  async function refresh() {
+    const [alerts, history] = await Promise.all([get(`/api/v1/alerts/list${status ? "?status=" + status : ""}`), get("/api/v1/alerts/history?limit=50")]);
+    const list = (r) => (r.ok ? (Array.isArray(r.data) ? r.data : r.data.results || r.data.alerts || r.data.history || []) : []);
+    table("alerts-table", [
+      { label: "#", value: (a) => a.id }, { label: "Symbol", value: (a) => a.symbol },
+      { label: "Condition", value: (a) => `${a.condition_type}${a.direction ? " " + a.direction : ""}` },
+      { label: "Threshold", value: (a) => Number(a.threshold) }, { label: "Action", value: (a) => a.action + (a.linked_plan_id ? ` (plan #${a.linked_plan_id})` : "") },
+      { label: "Status", value: (a) => a.alert_status }, { label: "Triggered", value: (a) => a.triggered_at ? new Date(a.triggered_at).toLocaleString() : "–" },
+      { label: "", value: (a) => el("span", {},
+          a.alert_status === "ACTIVE" ? el("button", { class: "small", onclick: () => setStatus(a.id, "PAUSED") }, "Pause") : null,
+          a.alert_status === "PAUSED" ? el("button", { class: "small", onclick: () => setStatus(a.id, "ACTIVE") }, "Resume") : null, " ",
+          ["ACTIVE", "PAUSED"].includes(a.alert_status) ? el("button", { class: "small", onclick: () => editThreshold(a) }, "Edit") : null, " ",
+          el("button", { class: "small danger", onclick: () => remove(a.id) }, "Delete")) },
+    ], list(alerts), "No alerts.");
+    table("history", [
+      { label: "When", value: (h) => new Date(h.trigger_time).toLocaleString() }, { label: "Alert", value: (h) => `#${h.alert_id ?? h.alert}` },
+      { label: "Symbol", value: (h) => h.symbol }, { label: "Price", value: (h) => money(h.trigger_price) },
+      { label: "Notified", value: (h) => (h.notification_sent ? "yes" : "no") }, { label: "Action", value: (h) => h.action_taken },
+    ], list(history), "No alert has fired yet.");
+  }
+
+  document.addEventListener("alphaloop:event", (event) => { if (event.detail.channel === "price_alert") refresh(); });
+  refresh();
+})();
