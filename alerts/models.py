@@ -4,7 +4,11 @@ from django.db import models
 
 
 class PriceAlert(models.Model):
-    """Spec 2.4 ``price_alerts``."""
+    """Spec 2.4 ``price_alerts``.
+
+    ``direction`` is required for rsi_cross and macd_cross; for pct_change blank means a move
+    either way; price conditions have none. ``alerts.engine`` defines each condition exactly.
+    """
 
     PRICE_ABOVE, PRICE_BELOW, PCT_CHANGE = "price_above", "price_below", "pct_change"
     RSI_CROSS, MACD_CROSS = "rsi_cross", "macd_cross"
@@ -45,16 +49,29 @@ class PriceAlert(models.Model):
     def __str__(self) -> str:
         return f"{self.symbol} {self.condition_type} {self.threshold} ({self.alert_status})"
 
-    def matches_price(self, price: Decimal, previous_close: Decimal | None = None) -> bool:
-        """Price-only conditions on one row; indicator crosses are evaluated by the engine."""
+    def describe(self) -> str:
+        """The condition in words: "AAPL above 190", "AAPL RSI-14 crosses up through 70"."""
+        threshold = f"{self.threshold.normalize():f}"
         if self.condition_type == self.PRICE_ABOVE:
-            return price >= self.threshold
+            return f"{self.symbol} at or above {threshold}"
         if self.condition_type == self.PRICE_BELOW:
-            return price <= self.threshold
-        if self.condition_type == self.PCT_CHANGE and previous_close:
-            change_pct = (price - previous_close) / previous_close * 100
-            return change_pct <= -self.threshold if self.direction == self.DOWN else change_pct >= self.threshold
-        return False
+            return f"{self.symbol} at or below {threshold}"
+        if self.condition_type == self.PCT_CHANGE:
+            way = {self.UP: "up", self.DOWN: "down"}.get(self.direction, "up or down")
+            return f"{self.symbol} {way} {threshold}% from the previous close"
+        if self.condition_type == self.RSI_CROSS:
+            return f"{self.symbol} RSI-14 crosses {self.direction} through {threshold}"
+        return f"{self.symbol} MACD crosses {self.direction} through its signal line"
+
+    def matches_price(self, price: Decimal, previous_close: Decimal | None = None) -> bool:
+        """Does ``price`` fire this alert? Price conditions only: RSI/MACD crosses need daily
+        history and are answered by ``alerts.engine`` (which this delegates to)."""
+        from alerts.engine import AlertRule, rule_matches
+        from alerts.indicators import IndicatorStates
+
+        rows = {self.symbol: {"last_close": float(previous_close)}} if previous_close else {}
+        rule = AlertRule(self.pk or 0, self.symbol, self.condition_type, self.threshold, self.direction)
+        return rule_matches(rule, price, IndicatorStates.from_rows(rows, (self.symbol,)))
 
 
 class AlertHistory(models.Model):

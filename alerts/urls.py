@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from alerts import views
+
+urlpatterns = [
+    path("list", views.AlertListView.as_view(), name="alert-list"),
+    path("create", views.AlertCreateView.as_view(), name="alert-create"),
+    path("history", views.AlertHistoryView.as_view(), name="alert-history"),
+    path("<int:pk>", views.AlertDetailView.as_view(), name="alert-detail"),
+]

@@ -115,7 +115,8 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Thread-safe variant: the embedded feed and beat threads publish into Daphne's loop.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "notifications.layers.ThreadSafeInMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery ---------------------------------------------------------------
@@ -242,6 +243,9 @@ TELEGRAM_CHAT_ID = env.str("TELEGRAM_CHAT_ID", default="")
 TELEGRAM_API_URL = env.str("TELEGRAM_API_URL", default="https://api.telegram.org")
 TELEGRAM_TIMEOUT_SECONDS = config.get_decimal("TELEGRAM_TIMEOUT_SECONDS", "5", minimum="0.1")
 TELEGRAM_MAX_RETRIES = config.get_int("TELEGRAM_MAX_RETRIES", 3, minimum=0)
+TELEGRAM_BACKOFF_SECONDS = config.get_decimal("TELEGRAM_BACKOFF_SECONDS", "0.5", minimum="0")
+TELEGRAM_MAX_RETRY_AFTER_SECONDS = config.get_int("TELEGRAM_MAX_RETRY_AFTER_SECONDS", 30, minimum=0)
+TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = config.get_int("EMAIL_PORT", 25, minimum=1)

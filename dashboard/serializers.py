@@ -3,7 +3,7 @@ from rest_framework import serializers
 MONEY = {"max_digits": 20, "decimal_places": 2}
 
 
-class ExposureSerializer(serializers.Serializer):
+class DashboardExposureSerializer(serializers.Serializer):
     delta_pct = serializers.DecimalField(max_digits=12, decimal_places=4)
     gamma_pct = serializers.DecimalField(max_digits=12, decimal_places=4)
     vega_pct = serializers.DecimalField(max_digits=12, decimal_places=4)
@@ -67,7 +67,7 @@ class DashboardSummarySerializer(serializers.Serializer):
     active_plans_count = serializers.IntegerField()
     risk_level = serializers.ChoiceField(choices=["LOW", "MEDIUM", "HIGH", "CRITICAL"])
     risk_reasons = serializers.ListField(child=serializers.CharField())
-    exposure = ExposureSerializer()
+    exposure = DashboardExposureSerializer()
     recent_signals = RecentSignalSerializer(many=True)
     recent_alerts = RecentAlertSerializer(many=True)
     pending_actions = PendingActionSerializer(many=True)

@@ -56,11 +56,16 @@ def group_send_safely(group: str, message: dict[str, Any]) -> bool:
         return False
 
 
-def event_publish(*, user_id: int, channel: str, event: str, data: dict[str, Any]) -> LiveEvent:
+def event_deliver(*, user_id: int, channel: str, event: str, data: dict[str, Any]) -> tuple[LiveEvent, bool]:
+    """Store the event, push it to the user's group; also says whether the live push worked."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown live channel {channel!r}")
     row = LiveEvent.objects.create(
         user_id=user_id, channel=channel, event=event, data=_json_safe(data), timestamp=timezone.now()
     )
-    group_send_safely(user_group(user_id), {"type": "live.event", "message": event_message(row)})
-    return row
+    pushed = group_send_safely(user_group(user_id), {"type": "live.event", "message": event_message(row)})
+    return row, pushed
+
+
+def event_publish(*, user_id: int, channel: str, event: str, data: dict[str, Any]) -> LiveEvent:
+    return event_deliver(user_id=user_id, channel=channel, event=event, data=data)[0]

@@ -3,12 +3,16 @@ from django.db import models
 
 
 class NotificationLog(models.Model):
-    """Spec 2.7 ``notification_log``: one row per delivery attempt on one channel."""
+    """Spec 2.7 ``notification_log``: one row per delivery attempt on one channel.
+
+    Network channels (telegram, email) are delivered after the caller's transaction commits:
+    their row is PENDING until the attempt ends SENT or FAILED.
+    """
 
     WEBSOCKET, TELEGRAM, EMAIL, DESKTOP = "websocket", "telegram", "email", "desktop"
     CHANNELS = [(c, c) for c in (WEBSOCKET, TELEGRAM, EMAIL, DESKTOP)]
-    SENT, FAILED, READ = "SENT", "FAILED", "READ"
-    STATUSES = [(SENT, "Sent"), (FAILED, "Failed"), (READ, "Read")]
+    PENDING, SENT, FAILED, READ = "PENDING", "SENT", "FAILED", "READ"
+    STATUSES = [(PENDING, "Pending"), (SENT, "Sent"), (FAILED, "Failed"), (READ, "Read")]
 
     account = models.ForeignKey("orders.Account", on_delete=models.CASCADE, related_name="notifications")
     channel = models.CharField(max_length=16, choices=CHANNELS)

@@ -1,0 +1,65 @@
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alerts import selectors, serializers, services
+from alphaloop.net import client_ip
+from alphaloop.scoping import user_account
+
+
+class AlertListView(APIView):
+    @extend_schema(parameters=[serializers.AlertListQuerySerializer], responses=serializers.AlertSerializer(many=True),
+                   tags=["alerts"])
+    def get(self, request):
+        query = serializers.AlertListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        alerts = selectors.alerts_list(user=request.user, **query.validated_data)
+        return Response(serializers.AlertSerializer(alerts, many=True).data)
+
+
+class AlertCreateView(APIView):
+    @extend_schema(request=serializers.AlertCreateSerializer, responses={201: serializers.AlertSerializer}, tags=["alerts"])
+    def post(self, request):
+        body = serializers.AlertCreateSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        account = user_account(request.user, data.pop("account_id", None))
+        alert = services.alert_create(account=account, user=request.user, ip_address=client_ip(request), **data)
+        return Response(serializers.AlertSerializer(alert).data, status=status.HTTP_201_CREATED)
+
+
+class AlertDetailView(APIView):
+    def _alert(self, request, pk: int):
+        alert = selectors.alerts_list(user=request.user).filter(pk=pk).select_related("account").first()
+        if alert is None:
+            raise Http404
+        return alert
+
+    @extend_schema(responses=serializers.AlertSerializer, tags=["alerts"])
+    def get(self, request, pk: int):
+        return Response(serializers.AlertSerializer(self._alert(request, pk)).data)
+
+    @extend_schema(request=serializers.AlertUpdateSerializer, responses=serializers.AlertSerializer, tags=["alerts"])
+    def patch(self, request, pk: int):
+        alert = self._alert(request, pk)
+        body = serializers.AlertUpdateSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        alert = services.alert_update(alert=alert, user=request.user, ip_address=client_ip(request), **body.validated_data)
+        return Response(serializers.AlertSerializer(alert).data)
+
+    @extend_schema(request=None, responses={204: None}, tags=["alerts"])
+    def delete(self, request, pk: int):
+        services.alert_delete(alert=self._alert(request, pk), user=request.user, ip_address=client_ip(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AlertHistoryView(APIView):
+    @extend_schema(parameters=[serializers.AlertHistoryQuerySerializer],
+                   responses=serializers.AlertHistorySerializer(many=True), tags=["alerts"])
+    def get(self, request):
+        query = serializers.AlertHistoryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        history = selectors.alert_history_list(user=request.user, **query.validated_data)
+        return Response(serializers.AlertHistorySerializer(history, many=True).data)

@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from notifications.services import notification_deliver
+
+
+@shared_task(name="notifications.tasks.notification_deliver", ignore_result=True)
+def notification_deliver_task(log_id: int) -> None:
+    """Deliver one PENDING Telegram / e-mail notification (queued after the caller's commit)."""
+    notification_deliver(log_id=log_id)
