@@ -1,16 +1,41 @@
+from django import forms
 from django.contrib import admin
 
 from alphaloop.admin import AuditedModelAdmin
 from journal.models import JournalTag, TradeJournal
+from journal.services import vocabulary_validate
+
+
+class TradeJournalAdminForm(forms.ModelForm):
+    """Admin edits obey the same vocabulary as the API: built-ins plus the account owner's own tags."""
+
+    class Meta:
+        model = TradeJournal
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        account = data.get("account")
+        if account is not None:
+            vocabulary_validate(
+                user=account.user, emotion_state=data.get("emotion_state"), mistake_tags=data.get("mistake_tags")
+            )
+        return data
 
 
 @admin.register(TradeJournal)
 class TradeJournalAdmin(AuditedModelAdmin):
-    list_display = ("id", "account", "symbol", "direction", "entry_date", "exit_date", "realized_pnl", "emotion_state", "journal_status")
+    form = TradeJournalAdminForm
+    list_display = (
+        "id", "account", "symbol", "direction", "entry_date", "exit_date", "realized_pnl", "emotion_state",
+        "journal_status",
+    )
     list_filter = ("journal_status", "emotion_state", "direction")
     search_fields = ("symbol", "account__code", "lesson_learned", "notes")
     list_select_related = ("account", "plan")
     date_hierarchy = "entry_date"
+    raw_id_fields = ("plan", "attribution")
+    readonly_fields = ("context", "ai_review_source", "created_at", "updated_at")
 
 
 @admin.register(JournalTag)

@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from journal import apis
+
+urlpatterns = [
+    path("list", apis.JournalListApi.as_view(), name="journal-list"),
+    path("create", apis.JournalCreateApi.as_view(), name="journal-create"),
+    path("weekly-report", apis.WeeklyReportApi.as_view(), name="journal-weekly-report"),
+    path("tags", apis.TagsApi.as_view(), name="journal-tags"),
+    path("<int:pk>", apis.JournalDetailApi.as_view(), name="journal-detail"),
+    path("<int:pk>/ai-review", apis.JournalAiReviewApi.as_view(), name="journal-ai-review"),
+]

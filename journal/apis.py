@@ -1,0 +1,145 @@
+"""Journal API (spec 3.3), mounted at /api/v1/journal/. Thin: validate, call a service or selector, serialize.
+
+LLM errors come back as 503 ``llm_unavailable`` (timeout, connection) or 502
+``llm_bad_response`` (error status, unreadable answer), via the exception handler.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alphaloop.net import client_ip
+from alphaloop.scoping import user_account
+from equity.services import market_date
+from journal import selectors, serializers, services
+
+ACCOUNT_PARAM = OpenApiParameter(
+    "account_id", int, required=False, description="Only this account (default: all yours)"
+)
+LLM_ERRORS = {
+    502: OpenApiResponse(description="llm_bad_response: the LLM answered with an error or an unreadable answer"),
+    503: OpenApiResponse(description="llm_unavailable: the LLM timed out or could not be reached"),
+}
+
+
+def _query(request, serializer_class) -> dict:
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _journals(request, account_id=None):
+    account = user_account(request.user, account_id) if account_id else None
+    return selectors.journals_for_user(request.user, account=account)
+
+
+class JournalListApi(APIView):
+    @extend_schema(
+        summary="Journal entries, newest first, with paging and filters",
+        parameters=[
+            ACCOUNT_PARAM,
+            OpenApiParameter("page", int, required=False),
+            OpenApiParameter("size", int, required=False, description="1-100, default 20"),
+            OpenApiParameter("symbol", str, required=False),
+            OpenApiParameter("status", str, required=False, enum=["DRAFT", "COMPLETED", "REVIEWED"]),
+        ],
+        responses=serializers.JournalPageSerializer,
+    )
+    def get(self, request):
+        query = _query(request, serializers.JournalListQuerySerializer)
+        page = selectors.journal_list(
+            journals=_journals(request, query.get("account_id")),
+            page=query["page"],
+            size=query["size"],
+            symbol=query.get("symbol"),
+            status=query.get("status"),
+        )
+        return Response(serializers.JournalPageSerializer(page).data)
+
+
+class JournalCreateApi(APIView):
+    @extend_schema(
+        summary="Write a journal entry by hand",
+        request=serializers.JournalCreateSerializer,
+        responses={201: serializers.JournalSerializer},
+    )
+    def post(self, request):
+        body = serializers.JournalCreateSerializer(data=request.data, context={"request": request})
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        account = user_account(request.user, data.pop("account_id", None))
+        journal = services.journal_create(account=account, user=request.user, ip_address=client_ip(request), **data)
+        return Response(serializers.JournalSerializer(journal).data, status=status.HTTP_201_CREATED)
+
+
+class JournalDetailApi(APIView):
+    @extend_schema(summary="One journal entry", responses=serializers.JournalSerializer)
+    def get(self, request, pk: int):
+        journal = get_object_or_404(_journals(request), pk=pk)
+        return Response(serializers.JournalSerializer(journal).data)
+
+    @extend_schema(
+        summary="Fill in or change a journal entry (and move its status)",
+        request=serializers.JournalUpdateSerializer,
+        responses=serializers.JournalSerializer,
+    )
+    def patch(self, request, pk: int):
+        journal = get_object_or_404(_journals(request), pk=pk)
+        body = serializers.JournalUpdateSerializer(data=request.data, partial=True, context={"request": request})
+        body.is_valid(raise_exception=True)
+        journal = services.journal_update(
+            journal=journal, user=request.user, data=body.validated_data, ip_address=client_ip(request)
+        )
+        return Response(serializers.JournalSerializer(journal).data)
+
+
+class JournalAiReviewApi(APIView):
+    @extend_schema(
+        summary="Review the trade with the LLM (rule-based without OPENAI_API_KEY); status becomes REVIEWED",
+        request=None,
+        responses={200: serializers.AiReviewSerializer, **LLM_ERRORS},
+    )
+    def post(self, request, pk: int):
+        journal = get_object_or_404(_journals(request), pk=pk)
+        journal = services.journal_ai_review(journal_id=journal.pk, user=request.user, ip_address=client_ip(request))
+        return Response(serializers.AiReviewSerializer(journal).data)
+
+
+class WeeklyReportApi(APIView):
+    @extend_schema(
+        summary="The ISO week's closed trades: P&L, win rate, mistakes, emotions, plan adherence, narrative",
+        parameters=[ACCOUNT_PARAM, OpenApiParameter("date", dt.date, required=False)],
+        responses={200: serializers.WeeklyReportSerializer, **LLM_ERRORS},
+    )
+    def get(self, request):
+        query = _query(request, serializers.WeeklyReportQuerySerializer)
+        day = query.get("date") or market_date(timezone.now())
+        report = services.journal_weekly_report(journals=_journals(request, query.get("account_id")), day=day)
+        return Response(serializers.WeeklyReportSerializer(report).data)
+
+
+class TagsApi(APIView):
+    @extend_schema(
+        summary="The emotion and mistake vocabulary: built-ins plus yours", responses=serializers.TagListSerializer
+    )
+    def get(self, request):
+        tags = selectors.journal_tags_for(request.user)
+        return Response(serializers.TagListSerializer({"tags": tags}).data)
+
+    @extend_schema(
+        summary="Add an emotion state or a mistake tag to your vocabulary",
+        request=serializers.TagCreateSerializer,
+        responses={201: serializers.TagSerializer},
+    )
+    def post(self, request):
+        body = serializers.TagCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        tag = services.journal_tag_create(user=request.user, ip_address=client_ip(request), **body.validated_data)
+        return Response(serializers.TagSerializer(tag).data, status=status.HTTP_201_CREATED)

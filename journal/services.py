@@ -1,0 +1,287 @@
+"""Journal writes: entries (by hand and drafted from closed trades), status flow, vocabulary, AI review.
+
+Status flow. ``DRAFT -> COMPLETED`` when the trader has filled it in;
+``COMPLETED -> DRAFT`` reopens it; ``COMPLETED -> REVIEWED`` marks it reviewed
+by hand; ``REVIEWED -> COMPLETED`` reopens a reviewed entry after an edit. An
+AI review (LLM or rule-based) moves an entry of any status to ``REVIEWED``.
+Any other change of ``journal_status`` is refused with a 400 on that field.
+
+Entries drafted from fills keep the trade's facts (dates, prices, quantity,
+P&L, plan) as matched from the fills; only entries typed in by hand can change
+them. Emotion states and mistake tags must be in the vocabulary: the built-in
+``JournalTag`` rows (no owner) plus the user's own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+
+from alphaloop.audit import audit_log_create
+from equity.models import TradePnlAttribution
+from journal import llm
+from journal.context import trade_context
+from journal.facts import journal_facts
+from journal.models import JournalTag, TradeJournal
+from journal.review import review_messages, rule_based_review, rule_based_weekly, weekly_messages
+from journal.selectors import journal_tags_for, journal_week_summary, tag_names
+from orders.models import Account, TradingPlan
+
+ALLOWED_TRANSITIONS: dict[str, set[str]] = {
+    TradeJournal.DRAFT: {TradeJournal.COMPLETED},
+    TradeJournal.COMPLETED: {TradeJournal.DRAFT, TradeJournal.REVIEWED},
+    TradeJournal.REVIEWED: {TradeJournal.COMPLETED},
+}
+REFLECTION_FIELDS = ("execution_quality", "emotion_state", "mistake_tags", "lesson_learned", "notes")
+TRADE_FIELDS = (
+    "symbol", "direction", "entry_date", "exit_date", "entry_price", "exit_price", "quantity", "realized_pnl",
+)
+
+
+def vocabulary_validate(*, user, emotion_state: str | None = None, mistake_tags: list[str] | None = None) -> None:
+    """Raise a field-keyed ``ValidationError`` for an emotion or mistake tag the user's vocabulary lacks."""
+    errors: dict[str, list[str]] = {}
+    if emotion_state:
+        known = tag_names(user, JournalTag.EMOTION)
+        if emotion_state not in known:
+            errors["emotion_state"] = [
+                f"'{emotion_state}' is not an emotion state; known: {', '.join(sorted(known))}."
+            ]
+    if mistake_tags:
+        known = tag_names(user, JournalTag.MISTAKE)
+        unknown = [tag for tag in mistake_tags if tag not in known]
+        if unknown:
+            errors["mistake_tags"] = [
+                f"Unknown mistake tag(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}."
+            ]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_dates(entry_date: dt.date | None, exit_date: dt.date | None) -> None:
+    if entry_date and exit_date and exit_date < entry_date:
+        raise ValidationError({"exit_date": ["exit_date must be on or after entry_date."]})
+
+
+def _check_plan(account: Account, plan: TradingPlan | None) -> None:
+    if plan is not None and plan.account_id != account.pk:
+        raise ValidationError({"plan_id": ["No such plan in this account."]})
+
+
+def _unique_mistakes(tags: list[str] | None) -> list[str] | None:
+    return None if tags is None else list(dict.fromkeys(tags))
+
+
+@transaction.atomic
+def journal_create(
+    *,
+    account: Account,
+    user,
+    symbol: str,
+    direction: str,
+    entry_date: dt.date | None = None,
+    exit_date: dt.date | None = None,
+    entry_price: Decimal | None = None,
+    exit_price: Decimal | None = None,
+    quantity: Decimal | None = None,
+    realized_pnl: Decimal | None = None,
+    plan: TradingPlan | None = None,
+    execution_quality: int | None = None,
+    emotion_state: str | None = None,
+    mistake_tags: list[str] | None = None,
+    lesson_learned: str | None = None,
+    notes: str = "",
+    ip_address: str | None = None,
+) -> TradeJournal:
+    """A journal entry typed in by the trader (status DRAFT)."""
+    vocabulary_validate(user=user, emotion_state=emotion_state, mistake_tags=mistake_tags)
+    _check_dates(entry_date, exit_date)
+    _check_plan(account, plan)
+    journal = TradeJournal.objects.create(
+        account=account,
+        symbol=symbol.upper(),
+        direction=direction,
+        entry_date=entry_date,
+        exit_date=exit_date,
+        entry_price=entry_price,
+        exit_price=exit_price,
+        quantity=quantity,
+        realized_pnl=realized_pnl,
+        plan=plan,
+        execution_quality=execution_quality,
+        emotion_state=emotion_state or None,
+        mistake_tags=_unique_mistakes(mistake_tags),
+        lesson_learned=lesson_learned,
+        notes=notes,
+    )
+    audit_log_create(
+        action="journal.create",
+        resource=f"journal:{journal.pk}",
+        user=user,
+        ip_address=ip_address,
+        payload={"account_id": account.pk, "symbol": journal.symbol, "direction": direction},
+    )
+    return journal
+
+
+@transaction.atomic
+def journal_update(*, journal: TradeJournal, user, data: dict[str, Any], ip_address: str | None = None) -> TradeJournal:
+    """PATCH semantics: only the keys in ``data`` change (``plan`` is a TradingPlan or None).
+
+    See the module docstring for the status flow and which fields are locked.
+    """
+    journal = TradeJournal.objects.select_for_update().get(pk=journal.pk)
+    data = dict(data)
+    if journal.attribution_id is not None:
+        locked = sorted("plan_id" if name == "plan" else name for name in data if name in (*TRADE_FIELDS, "plan"))
+        if locked:
+            raise ValidationError({name: ["Set from the trade's fills; it cannot be edited."] for name in locked})
+    vocabulary_validate(user=user, emotion_state=data.get("emotion_state"), mistake_tags=data.get("mistake_tags"))
+    _check_dates(data.get("entry_date", journal.entry_date), data.get("exit_date", journal.exit_date))
+    if "plan" in data:
+        _check_plan(journal.account, data["plan"])
+
+    status = data.pop("journal_status", journal.journal_status)
+    if status != journal.journal_status and status not in ALLOWED_TRANSITIONS[journal.journal_status]:
+        allowed = ", ".join(sorted(ALLOWED_TRANSITIONS[journal.journal_status]))
+        raise ValidationError(
+            {"journal_status": [f"Cannot go from {journal.journal_status} to {status}; allowed: {allowed}."]}
+        )
+    if "mistake_tags" in data:
+        data["mistake_tags"] = _unique_mistakes(data["mistake_tags"])
+    if "symbol" in data:
+        data["symbol"] = data["symbol"].upper()
+    if "emotion_state" in data:
+        data["emotion_state"] = data["emotion_state"] or None
+
+    changed: dict[str, Any] = {}
+    for name, value in data.items():
+        if getattr(journal, name) != value:
+            setattr(journal, name, value)
+            changed[name] = value.pk if isinstance(value, TradingPlan) else value
+    if status != journal.journal_status:
+        journal.journal_status = changed["journal_status"] = status
+    if changed:
+        journal.save(update_fields=[*changed, "updated_at"])
+        audit_log_create(
+            action="journal.update", resource=f"journal:{journal.pk}", user=user, ip_address=ip_address, payload=changed
+        )
+    return journal
+
+
+def journal_draft_from_attribution(*, attribution: TradePnlAttribution, notify: bool = True) -> TradeJournal:
+    """The DRAFT entry of a closed trade, with its context snapshot. Idempotent per attribution.
+
+    Runs inside the attribution's transaction (``equity.signals.trade_closed``);
+    the ``journal_draft`` notification (when ``notify``) goes out once that commits.
+    """
+    existing = TradeJournal.objects.filter(attribution=attribution).first()
+    if existing is not None:
+        return existing
+    plan = TradingPlan.objects.select_related("signal").filter(pk=attribution.plan_id).first()
+    journal = TradeJournal.objects.create(
+        account=attribution.account,
+        symbol=attribution.symbol,
+        direction=attribution.direction,
+        entry_date=attribution.entry_date,
+        exit_date=attribution.trade_date,
+        entry_price=attribution.entry_price,
+        exit_price=attribution.exit_price,
+        quantity=attribution.quantity,
+        realized_pnl=attribution.realized_pnl,
+        plan=plan,
+        attribution=attribution,
+        context=trade_context(
+            symbol=attribution.symbol,
+            direction=attribution.direction,
+            plan=plan,
+            entry_date=attribution.entry_date,
+            exit_date=attribution.trade_date,
+            entry_price=attribution.entry_price,
+            exit_price=attribution.exit_price,
+        ),
+    )
+    audit_log_create(
+        action="journal.draft",
+        resource=f"journal:{journal.pk}",
+        payload={"attribution_id": attribution.pk, "symbol": journal.symbol, "realized_pnl": journal.realized_pnl},
+    )
+    if not notify:
+        return journal
+    account = attribution.account
+    title = f"Journal draft: {journal.direction} {journal.symbol} closed, P&L {journal.realized_pnl}"
+    body = "A closed trade is waiting for your notes, emotion and mistakes before its review."
+    data = {"journal_id": journal.pk, "symbol": journal.symbol, "realized_pnl": str(journal.realized_pnl)}
+    transaction.on_commit(lambda: _notify(account, title, body, data), robust=True)
+    return journal
+
+
+def _notify(account: Account, title: str, body: str, data: dict[str, Any]) -> None:
+    from notifications.services import notify
+
+    notify(account=account, event_type="journal_draft", title=title, body=body, data=data)
+
+
+def journal_ai_review(*, journal_id: int, user=None, ip_address: str | None = None) -> TradeJournal:
+    """Review the entry with the LLM (or by rules without an API key) and store it; status becomes REVIEWED.
+
+    The LLM is called outside any transaction; if it fails (``llm.LLMError``:
+    503 unavailable / 502 bad response) the entry is left exactly as it was.
+    """
+    journal = TradeJournal.objects.select_related("plan__signal").get(pk=journal_id)
+    facts = journal_facts(journal)
+    if llm.llm_configured():
+        text, source = llm.chat_complete(review_messages(facts)), "llm"
+    else:
+        text, source = rule_based_review(facts), "rule_based"
+    with transaction.atomic():
+        journal = TradeJournal.objects.select_for_update().get(pk=journal_id)
+        journal.ai_review = text
+        journal.ai_review_source = source
+        journal.journal_status = TradeJournal.REVIEWED
+        journal.save(update_fields=["ai_review", "ai_review_source", "journal_status", "updated_at"])
+        audit_log_create(
+            action="journal.ai_review",
+            resource=f"journal:{journal.pk}",
+            user=user,
+            ip_address=ip_address,
+            payload={"source": source, "characters": len(text)},
+        )
+    return journal
+
+
+def journal_weekly_report(*, journals: QuerySet, day: dt.date) -> dict[str, Any]:
+    """The ISO week of ``day``: aggregates of its closed trades plus a narrative (LLM, or rule-based).
+
+    Writes nothing. A week without closed trades gets the rule-based line and
+    no LLM call.
+    """
+    summary, trades = journal_week_summary(journals=journals, day=day)
+    if summary["trades"] and llm.llm_configured():
+        narrative, source = llm.chat_complete(weekly_messages(summary, trades)), "llm"
+    else:
+        narrative, source = rule_based_weekly(summary), "rule_based"
+    return {**summary, "narrative": narrative, "narrative_source": source}
+
+
+@transaction.atomic
+def journal_tag_create(
+    *, user, kind: str, name: str, description: str = "", ip_address: str | None = None
+) -> JournalTag:
+    """Add a word to the user's vocabulary; a name that is already known (built-in or theirs) is refused."""
+    if journal_tags_for(user).filter(kind=kind, name=name).exists():
+        raise ValidationError({"name": [f"'{name}' is already in the {kind} vocabulary."]})
+    tag = JournalTag.objects.create(user=user, kind=kind, name=name, description=description)
+    audit_log_create(
+        action="journal.tag_create",
+        resource=f"journal_tag:{tag.pk}",
+        user=user,
+        ip_address=ip_address,
+        payload={"kind": kind, "name": name},
+    )
+    return tag
