@@ -200,6 +200,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "OrderSideEnum": "orders.models.Order.SIDES",
+        "OrderStatusEnum": "orders.models.Order.STATUSES",
+        "OrderTypeEnum": "orders.models.Order.TYPES",
+        "TimeInForceEnum": "orders.models.Order.TIFS",
+        "PlanDirectionEnum": "orders.models.TradingPlan.DIRECTIONS",
+        "PlanStatusEnum": "orders.models.TradingPlan.STATUSES",
+    },
 }
 
 # --- i18n / time ------------------------------------------------------------
@@ -224,6 +232,8 @@ TRADING_HOURS_ONLY = config.get_bool("TRADING_HOURS_ONLY", True)
 PAPER_SLIPPAGE_BPS = config.get_decimal("PAPER_SLIPPAGE_BPS", "5", minimum="0", maximum="1000")
 PAPER_COMMISSION_PER_SHARE = config.get_decimal("PAPER_COMMISSION_PER_SHARE", "0.005", minimum="0")
 PAPER_COMMISSION_MIN = config.get_decimal("PAPER_COMMISSION_MIN", "1.00", minimum="0")
+PAPER_MAX_FILL_QTY = config.get_decimal("PAPER_MAX_FILL_QTY", "0", minimum="0")
+APPROVAL_TTL_MINUTES = config.get_int("APPROVAL_TTL_MINUTES", 60, minimum=1)
 PAPER_INITIAL_CASH = config.get_decimal("PAPER_INITIAL_CASH", "100000", minimum="0")
 RISK_FREE_RATE = config.get_decimal("RISK_FREE_RATE", "0.04", minimum="-1", maximum="1")
 ALERT_CHECK_INTERVAL_SECONDS = config.get_int("ALERT_CHECK_INTERVAL_SECONDS", 30, minimum=1)

@@ -1,7 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from alphaloop.admin import AuditedModelAdmin
+from alphaloop.exceptions import ApplicationError
+from alphaloop.net import client_ip
+from orders.ledger import money
 from orders.models import Account, ApprovalRequest, Fill, Order, Position, TradingPlan
+from orders.services import breaker_reset, order_cancel
 
 
 @admin.register(Account)
@@ -10,6 +14,19 @@ class AccountAdmin(AuditedModelAdmin):
     list_filter = ("trading_state", "is_paper", "allow_short")
     search_fields = ("code", "name", "user__username")
     list_select_related = ("user",)
+    readonly_fields = ("breaker_session", "breaker_tripped_at", "breaker_override_session")
+    actions = ["reset_daily_loss_breaker"]
+
+    @admin.action(description="Reset daily-loss breaker")
+    def reset_daily_loss_breaker(self, request, queryset):
+        """Lift a tripped breaker early (audited); it does not trip again for the rest of this session."""
+        ip = client_ip(request)
+        reset = [a.code for a in queryset if breaker_reset(account=a, user=request.user, ip_address=ip)]
+        skipped = queryset.count() - len(reset)
+        if reset:
+            self.message_user(request, f"Breaker reset for {', '.join(reset)}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{skipped} account(s) had no tripped breaker.", messages.WARNING)
 
 
 @admin.register(Position)
@@ -18,6 +35,13 @@ class PositionAdmin(AuditedModelAdmin):
     list_filter = ("asset_type", "option_right")
     search_fields = ("symbol", "underlying", "account__code")
     list_select_related = ("account",)
+    readonly_fields = ("cost_basis",)
+
+    def save_model(self, request, obj, form, change):
+        """A position edited by hand gets the cost basis its quantity and average cost imply."""
+        if not change or {"quantity", "avg_cost", "multiplier"} & set(form.changed_data):
+            obj.cost_basis = money(obj.quantity * obj.avg_cost * obj.multiplier)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(TradingPlan)
@@ -46,6 +70,22 @@ class OrderAdmin(AuditedModelAdmin):
     list_select_related = ("account",)
     date_hierarchy = "created_at"
     inlines = [FillInline]
+    actions = ["cancel_orders"]
+
+    @admin.action(description="Cancel selected open orders")
+    def cancel_orders(self, request, queryset):
+        ip = client_ip(request)
+        cancelled, refused = 0, []
+        for order in queryset:
+            try:
+                order_cancel(order=order, user=request.user, ip_address=ip)
+                cancelled += 1
+            except ApplicationError as exc:
+                refused.append(f"#{order.pk}: {exc.message}")
+        if cancelled:
+            self.message_user(request, f"Cancelled {cancelled} order(s).", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
 
     def has_change_permission(self, request, obj=None):
         return False  # orders change only through the order path

@@ -31,6 +31,9 @@ class Account(models.Model):
     trading_state = models.CharField(max_length=10, choices=TRADING_STATES, default=ACTIVE)
     breaker_tripped_at = models.DateTimeField(null=True, blank=True)
     breaker_session = models.DateField(null=True, blank=True, help_text="Session the daily-loss breaker tripped in")
+    breaker_override_session = models.DateField(
+        null=True, blank=True, help_text="Session in which an admin reset the breaker early; it does not trip again in it"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -55,6 +58,10 @@ class Position(models.Model):
     underlying = models.CharField(max_length=32, blank=True, help_text="Options: the underlying ticker")
     quantity = models.DecimalField(**QTY, default=Decimal("0"))
     avg_cost = models.DecimalField(**PRICE, default=Decimal("0"))
+    cost_basis = models.DecimalField(
+        **MONEY, default=Decimal("0"),
+        help_text="Cash paid to open what is held, in cents; negative for a short (the proceeds received)",
+    )
     realized_pnl = models.DecimalField(**MONEY, default=Decimal("0"))
     option_right = models.CharField(max_length=1, choices=RIGHTS, blank=True)
     strike = models.DecimalField(**PRICE, null=True, blank=True)
@@ -74,6 +81,13 @@ class Position(models.Model):
     @property
     def is_option(self) -> bool:
         return self.asset_type == self.OPTION
+
+    @property
+    def book_cost(self) -> Decimal:
+        """The cost basis in cents; for a row written without one (admin, fixtures) quantity x avg cost."""
+        if self.cost_basis or not self.quantity:
+            return self.cost_basis
+        return (self.quantity * self.avg_cost * self.multiplier).quantize(Decimal("0.01"))
 
 
 class TradingPlan(models.Model):
@@ -185,6 +199,10 @@ class Fill(models.Model):
     price = models.DecimalField(**PRICE)
     commission = models.DecimalField(**MONEY, default=Decimal("0"))
     realized_pnl = models.DecimalField(**MONEY, default=Decimal("0"), help_text="P&L this fill closed, before commission")
+    cash_flow = models.DecimalField(
+        **MONEY, default=Decimal("0"), help_text="How this fill moved cash: -(notional + commission) for a buy, notional - commission for a sell"
+    )
+    external_id = models.CharField(max_length=64, blank=True, help_text="The broker's execution id (dedups re-sent fills)")
     executed_at = models.DateTimeField()
 
     class Meta:

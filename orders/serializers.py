@@ -1,6 +1,15 @@
+"""Input and output shapes of the orders API. Validation of business rules lives in the services."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
 from rest_framework import serializers
 
-from orders.models import Account
+from orders.models import Account, ApprovalRequest, Fill, Order, TradingPlan
+
+PRICE_FIELD = {"max_digits": 20, "decimal_places": 6}
+POSITIVE = Decimal("0.000001")
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -11,3 +20,209 @@ class AccountSerializer(serializers.ModelSerializer):
             "allow_short", "is_paper", "trading_state", "breaker_tripped_at", "breaker_session", "created_at",
         ]
         read_only_fields = fields
+
+
+class AccountSummarySerializer(AccountSerializer):
+    """The account with its live valuation (``GET /api/v1/account``)."""
+
+    equity = serializers.DecimalField(max_digits=20, decimal_places=2, read_only=True)
+    market_value = serializers.DecimalField(max_digits=20, decimal_places=2, read_only=True)
+    unrealized_pnl = serializers.DecimalField(max_digits=20, decimal_places=2, read_only=True)
+    previous_close_equity = serializers.DecimalField(max_digits=20, decimal_places=2, read_only=True)
+    breaker_active = serializers.BooleanField(read_only=True)
+
+    class Meta(AccountSerializer.Meta):
+        fields = AccountSerializer.Meta.fields + [
+            "equity", "market_value", "unrealized_pnl", "previous_close_equity", "breaker_active",
+        ]
+        read_only_fields = fields
+
+
+class FillSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Fill
+        fields = ["id", "symbol", "side", "quantity", "price", "commission", "realized_pnl", "executed_at"]
+        read_only_fields = fields
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    direction = serializers.CharField(source="side", read_only=True)
+    remaining_quantity = serializers.DecimalField(max_digits=20, decimal_places=6, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id", "account", "plan", "client_order_id", "broker_order_id", "symbol", "side", "direction", "order_type",
+            "time_in_force", "quantity", "limit_price", "stop_price", "status", "filled_quantity", "remaining_quantity",
+            "avg_fill_price", "reject_code", "reject_reason", "source", "strategy_tag", "factor_tag", "stop_triggered",
+            "created_at", "accepted_at", "filled_at", "cancelled_at", "rejected_at", "expired_at",
+        ]
+        read_only_fields = fields
+
+
+class OrderDetailSerializer(OrderSerializer):
+    fills = FillSerializer(many=True, read_only=True)
+
+    class Meta(OrderSerializer.Meta):
+        fields = OrderSerializer.Meta.fields + ["fills"]
+        read_only_fields = fields
+
+
+class OrderSubmitSerializer(serializers.Serializer):
+    """``POST /api/v1/orders/submit``. ``direction`` is the spec's name for the side; ``side`` is accepted too."""
+
+    account_id = serializers.IntegerField(required=False, help_text="Defaults to your first account")
+    symbol = serializers.CharField(max_length=32)
+    direction = serializers.ChoiceField(choices=Order.SIDES, required=False, help_text="BUY or SELL (the spec's name for the side)")
+    side = serializers.ChoiceField(choices=Order.SIDES, required=False, help_text="Alias of direction")
+    quantity = serializers.DecimalField(**PRICE_FIELD, min_value=POSITIVE)
+    order_type = serializers.ChoiceField(choices=Order.TYPES, default=Order.MARKET)
+    time_in_force = serializers.ChoiceField(choices=Order.TIFS, default=Order.DAY)
+    limit_price = serializers.DecimalField(**PRICE_FIELD, min_value=POSITIVE, required=False, allow_null=True)
+    stop_price = serializers.DecimalField(**PRICE_FIELD, min_value=POSITIVE, required=False, allow_null=True)
+    client_order_id = serializers.RegexField(r"^[A-Za-z0-9._:\-]{1,64}$", required=False, allow_null=True,
+                                             help_text="Your idempotency key: the same id never places a second order")
+    plan_id = serializers.IntegerField(required=False, allow_null=True)
+    strategy_tag = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    factor_tag = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        direction, side = attrs.pop("direction", None), attrs.pop("side", None)
+        if direction and side and direction != side:
+            raise serializers.ValidationError({"direction": ["direction and side disagree."]})
+        if not (direction or side):
+            raise serializers.ValidationError({"direction": ["This field is required (BUY or SELL)."]})
+        attrs["side"] = direction or side
+        attrs["symbol"] = attrs["symbol"].strip().upper()
+        return attrs
+
+
+class GuardCheckSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    passed = serializers.BooleanField()
+    detail = serializers.CharField()
+
+
+class OrderPreviewSerializer(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    code = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(allow_blank=True)
+    checks = GuardCheckSerializer(many=True)
+    reference_price = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    notional = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    equity = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    order_pct = serializers.DecimalField(max_digits=12, decimal_places=6, allow_null=True)
+    previous_close_equity = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    daily_pnl_pct = serializers.DecimalField(max_digits=12, decimal_places=6, allow_null=True)
+
+
+class OrderRefusalSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    order = OrderSerializer()
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
+class PositionValuedSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    asset_type = serializers.CharField()
+    underlying = serializers.CharField(allow_blank=True)
+    quantity = serializers.DecimalField(max_digits=20, decimal_places=6)
+    avg_cost = serializers.DecimalField(max_digits=20, decimal_places=6)
+    price = serializers.DecimalField(max_digits=20, decimal_places=6)
+    price_source = serializers.CharField()
+    multiplier = serializers.IntegerField()
+    market_value = serializers.DecimalField(max_digits=20, decimal_places=2)
+    cost_basis = serializers.DecimalField(max_digits=20, decimal_places=2)
+    unrealized_pnl = serializers.DecimalField(max_digits=20, decimal_places=2)
+    realized_pnl = serializers.DecimalField(max_digits=20, decimal_places=2)
+    option_right = serializers.CharField(allow_blank=True)
+    strike = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
+    expiry = serializers.DateField(allow_null=True)
+
+
+class PositionsSerializer(serializers.Serializer):
+    account_id = serializers.IntegerField()
+    cash = serializers.DecimalField(max_digits=20, decimal_places=2)
+    market_value = serializers.DecimalField(max_digits=20, decimal_places=2)
+    equity = serializers.DecimalField(max_digits=20, decimal_places=2)
+    positions = PositionValuedSerializer(many=True)
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    """TradingPlan CRUD. Users move a plan between PENDING and ACTIVE or cancel it; EXECUTED/EXPIRED are set by the system."""
+
+    account_id = serializers.IntegerField(required=False, write_only=True, help_text="Defaults to your first account")
+    status = serializers.ChoiceField(
+        choices=TradingPlan.STATUSES, required=False,
+        help_text="You may set PENDING, ACTIVE or CANCELLED; EXECUTED and EXPIRED are set by the system",
+    )
+    order_type = serializers.ChoiceField(choices=Order.TYPES, required=False)
+    entry_price = serializers.DecimalField(**PRICE_FIELD, min_value=POSITIVE)
+    stop_price = serializers.DecimalField(**PRICE_FIELD, min_value=POSITIVE, required=False, allow_null=True)
+    target_price = serializers.DecimalField(**PRICE_FIELD, min_value=POSITIVE, required=False, allow_null=True)
+    quantity = serializers.DecimalField(**PRICE_FIELD, min_value=POSITIVE)
+
+    class Meta:
+        model = TradingPlan
+        fields = [
+            "id", "account", "account_id", "symbol", "direction", "entry_price", "stop_price", "target_price", "quantity",
+            "order_type", "status", "valid_until", "strategy_tag", "factor_tag", "signal", "notes", "executed_at",
+            "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "account", "signal", "executed_at", "created_at", "updated_at"]
+
+    def validate_symbol(self, value: str) -> str:
+        return value.strip().upper()
+
+
+class PlanExecuteResponseSerializer(serializers.Serializer):
+    plan = PlanSerializer()
+    order = OrderSerializer()
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    plan = PlanSerializer(read_only=True)
+
+    class Meta:
+        model = ApprovalRequest
+        fields = ["id", "account", "plan", "source", "reason", "status", "token", "order", "decided_via", "decided_at",
+                  "expires_at", "created_at"]
+        read_only_fields = fields
+
+
+class ApprovalDecideSerializer(serializers.Serializer):
+    approve = serializers.BooleanField()
+
+
+class ExposurePositionSerializer(serializers.Serializer):
+    symbol = serializers.CharField()
+    asset_type = serializers.CharField()
+    quantity = serializers.DecimalField(max_digits=20, decimal_places=6)
+    underlying_price = serializers.DecimalField(max_digits=20, decimal_places=6)
+    delta = serializers.DecimalField(max_digits=20, decimal_places=6)
+    gamma = serializers.DecimalField(max_digits=20, decimal_places=6)
+    vega = serializers.DecimalField(max_digits=20, decimal_places=6)
+    theta = serializers.DecimalField(max_digits=20, decimal_places=6)
+    delta_dollars = serializers.DecimalField(max_digits=20, decimal_places=2)
+    gamma_dollars = serializers.DecimalField(max_digits=20, decimal_places=2)
+    vega_dollars = serializers.DecimalField(max_digits=20, decimal_places=2)
+    theta_dollars = serializers.DecimalField(max_digits=20, decimal_places=2)
+
+
+class ExposureSerializer(serializers.Serializer):
+    equity = serializers.DecimalField(max_digits=20, decimal_places=2)
+    delta_pct = serializers.DecimalField(max_digits=20, decimal_places=4)
+    gamma_pct = serializers.DecimalField(max_digits=20, decimal_places=4)
+    vega_pct = serializers.DecimalField(max_digits=20, decimal_places=4)
+    theta_pct = serializers.DecimalField(max_digits=20, decimal_places=4)
+    delta_dollars = serializers.DecimalField(max_digits=20, decimal_places=2)
+    gamma_dollars = serializers.DecimalField(max_digits=20, decimal_places=2)
+    vega_dollars = serializers.DecimalField(max_digits=20, decimal_places=2)
+    theta_dollars = serializers.DecimalField(max_digits=20, decimal_places=2)
+    positions = ExposurePositionSerializer(many=True)
+    unpriced = serializers.ListField(child=serializers.CharField())

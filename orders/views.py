@@ -1,11 +1,82 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics
+"""Orders API (spec 3.5 and the plans/approvals/positions/exposure endpoints). Thin: validate, call a service, serialize.
+
+A guard refusal is answered with **422 Unprocessable Entity**: the request was well formed but a
+risk rule refused it; the body names the rule: ``{"detail", "code": <reject_code>, "order": {...}}``.
+Malformed input is a 400 naming the field. Another user's order, plan or approval is a 404.
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alphaloop.scoping import user_account, user_accounts
-from orders.serializers import AccountSerializer
+from alphaloop.net import client_ip
+from alphaloop.scoping import owned_by, user_account, user_accounts
+from orders import selectors, services
+from orders.models import ApprovalRequest, Order, TradingPlan
+from orders.serializers import (
+    AccountSerializer,
+    AccountSummarySerializer,
+    ApprovalDecideSerializer,
+    ApprovalSerializer,
+    ErrorSerializer,
+    ExposureSerializer,
+    OrderDetailSerializer,
+    OrderPreviewSerializer,
+    OrderRefusalSerializer,
+    OrderSerializer,
+    OrderSubmitSerializer,
+    PlanExecuteResponseSerializer,
+    PlanSerializer,
+    PositionsSerializer,
+)
 
+ACCOUNT_PARAM = OpenApiParameter("account_id", int, required=False, description="One of your accounts (default: the first)")
+REFUSED = OpenApiResponse(OrderRefusalSerializer, description="Refused by a guard rule or the broker; `code` names the rule")
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="Not found (or not yours)")
+CONFLICT = OpenApiResponse(ErrorSerializer, description="The object is not in a state that allows this")
+
+
+class LimitSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=500, default=20)
+    account_id = serializers.IntegerField(required=False)
+    status = serializers.ChoiceField(choices=[s for s, _ in Order.STATUSES], required=False)
+    symbol = serializers.CharField(max_length=32, required=False)
+
+
+class PlanQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
+    account_id = serializers.IntegerField(required=False)
+    status = serializers.ChoiceField(choices=[s for s, _ in TradingPlan.STATUSES], required=False)
+
+
+class ApprovalQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[s for s, _ in ApprovalRequest.STATUSES], required=False)
+
+
+def _query(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _order_response(order: Order, *, created: bool, extra: dict | None = None) -> Response:
+    if order.status == Order.REJECTED:
+        body = {"detail": order.reject_reason, "code": order.reject_code, "order": OrderSerializer(order).data}
+        return Response({**body, **(extra or {})}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+    data = OrderSerializer(order).data
+    return Response({"order": data, **extra} if extra else data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def _user_orders(request):
+    return owned_by(Order.objects.select_related("account"), request.user)
+
+
+# --- accounts -------------------------------------------------------------------------------------
 
 class AccountListView(generics.ListAPIView):
     """The accounts of the requesting user."""
@@ -25,11 +96,212 @@ class AccountDetailView(generics.RetrieveAPIView):
 
 
 class CurrentAccountView(APIView):
-    """The requesting user's account (``?account_id=`` picks one when they have several)."""
+    """The requesting user's account with its live valuation (``?account_id=`` picks one when they have several)."""
+
+    @extend_schema(parameters=[ACCOUNT_PARAM], responses={200: AccountSummarySerializer, 404: NOT_FOUND}, tags=["orders"])
+    def get(self, request):
+        account = user_account(request.user, request.query_params.get("account_id"))
+        valuation = selectors.account_valuation(account)
+        account.equity = valuation["equity"]
+        account.market_value = valuation["market_value"]
+        account.unrealized_pnl = valuation["unrealized_pnl"]
+        account.previous_close_equity = selectors.previous_close_equity(account)
+        account.breaker_active = selectors.breaker_active(account)
+        return Response(AccountSummarySerializer(account).data)
+
+
+# --- orders ----------------------------------------------------------------------------------------
+
+class OrderSubmitView(APIView):
+    """Submit an order: validation, then the OrderSafetyGuard, then the broker (the one order path)."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("account_id", int, required=False)],
-        responses=AccountSerializer,
+        request=OrderSubmitSerializer,
+        responses={201: OrderSerializer, 200: OpenApiResponse(OrderSerializer, description="Replay of an existing client_order_id"),
+                   422: REFUSED},
+        tags=["orders"],
     )
+    def post(self, request):
+        serializer = OrderSubmitSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        account = user_account(request.user, data.pop("account_id", None))
+        plan_id = data.pop("plan_id", None)
+        plan = None
+        if plan_id is not None:
+            plan = TradingPlan.objects.filter(pk=plan_id, account=account).first()
+            if plan is None:
+                raise ValidationError({"plan_id": ["No such plan on this account."]})
+        order, created = services.order_place(
+            account=account, plan=plan, source="API", user=request.user, ip_address=client_ip(request), **data
+        )
+        return _order_response(order, created=created)
+
+
+class OrderPreviewView(APIView):
+    """Run validation and every guard rule for an order WITHOUT placing or writing anything."""
+
+    @extend_schema(request=OrderSubmitSerializer, responses={200: OrderPreviewSerializer}, tags=["orders"])
+    def post(self, request):
+        serializer = OrderSubmitSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        account = user_account(request.user, data.get("account_id"))
+        decision = services.order_preview(
+            account=account, symbol=data["symbol"], side=data["side"], quantity=data["quantity"],
+            order_type=data["order_type"], time_in_force=data["time_in_force"],
+            limit_price=data.get("limit_price"), stop_price=data.get("stop_price"),
+        )
+        body = {
+            "allowed": decision.allowed, "code": decision.code, "reason": decision.reason,
+            "checks": [{"rule": c.rule, "passed": c.passed, "detail": c.detail} for c in decision.checks],
+            "reference_price": decision.reference_price, "notional": decision.notional, "equity": decision.equity,
+            "order_pct": decision.order_pct, "previous_close_equity": decision.previous_close_equity,
+            "daily_pnl_pct": decision.daily_pnl_pct,
+        }
+        return Response(OrderPreviewSerializer(body).data)
+
+
+class OrderStatusView(APIView):
+    @extend_schema(responses={200: OrderDetailSerializer, 404: NOT_FOUND}, tags=["orders"])
+    def get(self, request, pk: int):
+        order = get_object_or_404(_user_orders(request).prefetch_related("fills"), pk=pk)
+        return Response(OrderDetailSerializer(order).data)
+
+
+class OrderCancelView(APIView):
+    @extend_schema(request=None, responses={200: OrderSerializer, 404: NOT_FOUND, 409: CONFLICT}, tags=["orders"])
+    def post(self, request, pk: int):
+        order = get_object_or_404(_user_orders(request), pk=pk)
+        order = services.order_cancel(order=order, user=request.user, ip_address=client_ip(request))
+        return Response(OrderSerializer(order).data)
+
+
+class OrderHistoryView(APIView):
+    """Your most recent orders, newest first (``?limit=20``, at most 500)."""
+
+    @extend_schema(parameters=[LimitSerializer], responses={200: OrderSerializer(many=True)}, tags=["orders"])
     def get(self, request):
-        return Response(AccountSerializer(user_account(request.user, request.query_params.get("account_id"))).data)
+        query = _query(LimitSerializer, request)
+        orders = _user_orders(request)
+        if "account_id" in query:
+            orders = orders.filter(account=user_account(request.user, query["account_id"]))
+        if "status" in query:
+            orders = orders.filter(status=query["status"])
+        if "symbol" in query:
+            orders = orders.filter(symbol=query["symbol"].strip().upper())
+        return Response(OrderSerializer(orders.order_by("-created_at", "-id")[: query["limit"]], many=True).data)
+
+
+class OpenOrdersView(APIView):
+    """Your open orders (NEW, ACCEPTED, PARTIALLY_FILLED), oldest first."""
+
+    @extend_schema(parameters=[ACCOUNT_PARAM], responses={200: OrderSerializer(many=True)}, tags=["orders"])
+    def get(self, request):
+        orders = _user_orders(request).filter(status__in=Order.OPEN_STATUSES)
+        if request.query_params.get("account_id"):
+            orders = orders.filter(account=user_account(request.user, request.query_params["account_id"]))
+        return Response(OrderSerializer(orders.order_by("created_at", "id"), many=True).data)
+
+
+class PositionsView(APIView):
+    @extend_schema(parameters=[ACCOUNT_PARAM], responses={200: PositionsSerializer, 404: NOT_FOUND}, tags=["orders"])
+    def get(self, request):
+        account = user_account(request.user, request.query_params.get("account_id"))
+        return Response(PositionsSerializer(selectors.account_valuation(account)).data)
+
+
+class ExposureView(APIView):
+    """Greeks exposure of the account in dollars and in percent of equity (see ``orders.selectors.portfolio_exposure``)."""
+
+    @extend_schema(parameters=[ACCOUNT_PARAM], responses={200: ExposureSerializer, 404: NOT_FOUND}, tags=["orders"])
+    def get(self, request):
+        account = user_account(request.user, request.query_params.get("account_id"))
+        return Response(ExposureSerializer(selectors.portfolio_exposure(account)).data)
+
+
+# --- plans -----------------------------------------------------------------------------------------
+
+def _user_plans(request):
+    return owned_by(TradingPlan.objects.select_related("account"), request.user)
+
+
+class PlanListCreateView(APIView):
+    @extend_schema(parameters=[PlanQuerySerializer], responses={200: PlanSerializer(many=True)}, tags=["plans"])
+    def get(self, request):
+        query = _query(PlanQuerySerializer, request)
+        plans = _user_plans(request)
+        if "account_id" in query:
+            plans = plans.filter(account=user_account(request.user, query["account_id"]))
+        if "status" in query:
+            plans = plans.filter(status=query["status"])
+        return Response(PlanSerializer(plans[: query["limit"]], many=True).data)
+
+    @extend_schema(request=PlanSerializer, responses={201: PlanSerializer}, tags=["plans"])
+    def post(self, request):
+        serializer = PlanSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        account = user_account(request.user, data.pop("account_id", None))
+        plan = services.plan_create(account=account, user=request.user, ip_address=client_ip(request), **data)
+        return Response(PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
+
+
+class PlanDetailView(APIView):
+    @extend_schema(responses={200: PlanSerializer, 404: NOT_FOUND}, tags=["plans"])
+    def get(self, request, pk: int):
+        return Response(PlanSerializer(get_object_or_404(_user_plans(request), pk=pk)).data)
+
+    @extend_schema(request=PlanSerializer, responses={200: PlanSerializer, 404: NOT_FOUND, 409: CONFLICT}, tags=["plans"])
+    def patch(self, request, pk: int):
+        plan = get_object_or_404(_user_plans(request), pk=pk)
+        serializer = PlanSerializer(plan, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if "account_id" in data:
+            raise ValidationError({"account_id": ["A plan cannot move to another account."]})
+        plan = services.plan_update(plan=plan, data=data, user=request.user, ip_address=client_ip(request))
+        return Response(PlanSerializer(plan).data)
+
+    @extend_schema(responses={204: None, 404: NOT_FOUND, 409: CONFLICT}, tags=["plans"])
+    def delete(self, request, pk: int):
+        plan = get_object_or_404(_user_plans(request), pk=pk)
+        services.plan_delete(plan=plan, user=request.user, ip_address=client_ip(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PlanExecuteView(APIView):
+    """Send the plan's order through the order path (idempotent: a second call returns the same order)."""
+
+    @extend_schema(request=None, responses={201: PlanExecuteResponseSerializer, 200: PlanExecuteResponseSerializer,
+                                            404: NOT_FOUND, 409: CONFLICT, 422: REFUSED}, tags=["plans"])
+    def post(self, request, pk: int):
+        plan = get_object_or_404(_user_plans(request), pk=pk)
+        existing = plan.orders.exclude(status=Order.REJECTED).exists()
+        order = services.plan_execute(plan=plan, source="PLAN", user=request.user, ip_address=client_ip(request))
+        plan.refresh_from_db()
+        return _order_response(order, created=not existing, extra={"plan": PlanSerializer(plan).data})
+
+
+# --- approvals ---------------------------------------------------------------------------------------
+
+class ApprovalListView(APIView):
+    @extend_schema(parameters=[ApprovalQuerySerializer], responses={200: ApprovalSerializer(many=True)}, tags=["plans"])
+    def get(self, request):
+        query = _query(ApprovalQuerySerializer, request)
+        approvals = owned_by(ApprovalRequest.objects.select_related("plan"), request.user)
+        if "status" in query:
+            approvals = approvals.filter(status=query["status"])
+        return Response(ApprovalSerializer(approvals[:200], many=True).data)
+
+
+class ApprovalDecideView(APIView):
+    @extend_schema(request=ApprovalDecideSerializer, responses={200: ApprovalSerializer, 404: NOT_FOUND, 409: CONFLICT},
+                   tags=["plans"])
+    def post(self, request, pk: int):
+        approval = get_object_or_404(owned_by(ApprovalRequest.objects.all(), request.user), pk=pk)
+        serializer = ApprovalDecideSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        approval = services.approval_decide(approval=approval, approve=serializer.validated_data["approve"], via="api",
+                                            user=request.user, ip_address=client_ip(request))
+        return Response(ApprovalSerializer(approval).data)

@@ -1,0 +1,141 @@
+"""Time the full order path: ``order_submit`` -> validation -> OrderSafetyGuard -> PaperBroker fill.
+
+Each call is a market order that the paper broker fills at once, with everything that follows a
+fill on the embedded default (audit rows, order_update events, notifications, the fill signal and
+its receivers). The run sets up its own Django on a throwaway database: a SQLite file under /tmp,
+or the MariaDB database ``bench_orders`` (dropped and re-created) with ``--mysql``. Trading hours
+are switched off and the rate limit raised for the run; every other guard rule stays on.
+
+    python benchmarks/orders_bench.py [--orders 1000] [--mysql] [--mysql-url mysql://root@127.0.0.1:3306]
+                                      [--without-fill-receivers]
+
+``--without-fill-receivers`` disconnects the other apps' ``fill_recorded`` receivers (equity's FIFO
+attribution and journal drafts) to time the orders app's own path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SQLITE_PATH = Path("/tmp/alphaloop_orders_bench.sqlite3")
+MYSQL_DB = "bench_orders"
+
+
+def configure(args: argparse.Namespace) -> str:
+    """Environment for a self-contained run; returns the database URL."""
+    if args.mysql:
+        import MySQLdb
+        from urllib.parse import urlparse
+
+        server = urlparse(args.mysql_url)
+        db = MySQLdb.connect(host=server.hostname or "127.0.0.1", port=server.port or 3306,
+                             user=server.username or "root", passwd=server.password or "")
+        cursor = db.cursor()
+        cursor.execute(f"DROP DATABASE IF EXISTS {MYSQL_DB}")
+        cursor.execute(f"CREATE DATABASE {MYSQL_DB} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        db.close()
+        url = f"{args.mysql_url.rstrip('/')}/{MYSQL_DB}"
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{SQLITE_PATH}"
+    for name in ("REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CELERY_TASK_ALWAYS_EAGER"):
+        os.environ.pop(name, None)
+    os.environ.update({
+        "DJANGO_SETTINGS_MODULE": "alphaloop.settings",
+        "ALPHALOOP_ENV_FILE": "/nonexistent",
+        "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789",
+        "JWT_SIGNING_KEY": "bench-only-jwt-key-not-for-production-0123456789",
+        "DATABASE_URL": url,
+        "MARKET_FEED": "none",
+        "TRADING_HOURS_ONLY": "false",
+        "MAX_ORDERS_PER_MINUTE": "1000000",
+        "LOG_LEVEL": "WARNING",
+    })
+    return url
+
+
+def setup_market():
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from marketdata.models import Instrument
+    from marketdata.pipeline import quote_store
+    from orders.accounts import account_create
+
+    call_command("migrate", verbosity=0, interactive=False)
+    user = get_user_model().objects.create_user(username="bench", password="bench-password-123")
+    account = account_create(user=user, initial_cash=Decimal("10000000"))
+    Instrument.objects.create(symbol="BNCH", name="Benchmark Inc.")
+    quote_store(symbol="BNCH", price=Decimal("100"), source="bench")
+    return account
+
+
+def run(account, count: int) -> list[float]:
+    from orders.models import Order
+    from orders.services import order_submit
+
+    latencies = []
+    for i in range(count):
+        side = "BUY" if i % 2 == 0 else "SELL"  # alternate so the position stays small
+        started = time.perf_counter()
+        order = order_submit(account=account, symbol="BNCH", side=side, quantity=Decimal("10"))
+        latencies.append(time.perf_counter() - started)
+        if order.status != Order.FILLED:
+            raise SystemExit(f"order {i} was not filled: {order.status} {order.reject_code} {order.reject_reason}")
+    return latencies
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=20, help="orders submitted first and not timed")
+    parser.add_argument("--mysql", action="store_true", help=f"use the MariaDB database {MYSQL_DB} instead of SQLite")
+    parser.add_argument("--mysql-url", default="mysql://root@127.0.0.1:3306", help="server URL without a database")
+    parser.add_argument("--without-fill-receivers", action="store_true",
+                        help="disconnect the fill_recorded receivers of other apps (time the orders app alone)")
+    args = parser.parse_args()
+    url = configure(args)
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    account = setup_market()
+    if args.without_fill_receivers:
+        from orders.signals import fill_recorded
+
+        fill_recorded.receivers.clear()
+        fill_recorded.sender_receivers_cache.clear()
+    run(account, args.warmup)
+    started = time.perf_counter()
+    latencies = run(account, args.orders)
+    elapsed = time.perf_counter() - started
+    connection.close()
+
+    ms = [t * 1000 for t in latencies]
+    print(f"database: {connection.vendor} ({url})")
+    receivers = "without" if args.without_fill_receivers else "with"
+    print(f"orders: {args.orders} market orders, each validated, guarded and filled by the PaperBroker "
+          f"({receivers} the fill_recorded receivers of other apps)")
+    print(f"throughput: {args.orders / elapsed:,.1f} orders/second ({elapsed:.2f} s)")
+    print(f"latency: p50 {percentile(ms, 50):.2f} ms, p99 {percentile(ms, 99):.2f} ms, "
+          f"mean {statistics.fmean(ms):.2f} ms, max {max(ms):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

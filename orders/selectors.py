@@ -1,0 +1,251 @@
+"""Reads of the orders domain: valuation, the breaker's reference equity, plan outcomes, exposure.
+
+Marks: a position is valued at the latest quote of its symbol, else the last daily bar's
+close, else its own average cost (an option contract without market data is carried at cost).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.apps import apps
+from django.conf import settings
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
+
+from marketdata import calendar
+from marketdata.models import Bar, Instrument, Quote
+from orders import greeks
+from orders.ledger import ZERO, money
+from orders.models import Account, Fill, Order, Position, TradingPlan
+
+PCT_PLACES = Decimal("0.0001")
+RATIO_PLACES = Decimal("0.000001")
+
+
+def price_marks(symbols: list[str]) -> dict[str, tuple[Decimal, str]]:
+    """symbol -> (price, source) with source ``quote`` or ``bar``; symbols without data are absent."""
+    if not symbols:
+        return {}
+    marks = {
+        symbol: (price, "quote")
+        for symbol, price in Quote.objects.filter(instrument__symbol__in=symbols).values_list("instrument__symbol", "price")
+    }
+    missing = [s for s in symbols if s not in marks]
+    if missing:
+        marks.update({s: (p, "bar") for s, p in last_closes(missing).items()})
+    return marks
+
+
+def last_closes(symbols: list[str], on_or_before: date | None = None) -> dict[str, Decimal]:
+    """symbol -> the close of its last daily bar (on or before a date); one query."""
+    bars = Bar.objects.filter(instrument=OuterRef("pk"))
+    if on_or_before is not None:
+        bars = bars.filter(date__lte=on_or_before)
+    rows = Instrument.objects.filter(symbol__in=symbols).annotate(
+        last_close=Subquery(bars.order_by("-date").values("close")[:1])
+    ).values_list("symbol", "last_close")
+    return {symbol: close for symbol, close in rows if close is not None}
+
+
+def mark_price(symbol: str) -> Decimal | None:
+    mark = price_marks([symbol]).get(symbol)
+    return mark[0] if mark else None
+
+
+def open_positions(account: Account) -> QuerySet[Position]:
+    return Position.objects.filter(account=account).exclude(quantity=0).order_by("symbol")
+
+
+def account_positions_valued(account: Account) -> list[dict]:
+    """Every non-flat position with its mark, market value and unrealized P&L (money in cents)."""
+    positions = list(open_positions(account))
+    marks = price_marks([p.symbol for p in positions])
+    rows = []
+    for p in positions:
+        price, source = marks.get(p.symbol, (p.avg_cost, "cost"))
+        market_value = money(p.quantity * price * p.multiplier)
+        cost_basis = p.book_cost
+        rows.append({
+            "symbol": p.symbol,
+            "asset_type": p.asset_type,
+            "underlying": p.underlying,
+            "quantity": p.quantity,
+            "avg_cost": p.avg_cost,
+            "price": price,
+            "price_source": source,
+            "multiplier": p.multiplier,
+            "market_value": market_value,
+            "cost_basis": cost_basis,
+            "unrealized_pnl": market_value - cost_basis,
+            "realized_pnl": p.realized_pnl,
+            "option_right": p.option_right,
+            "strike": p.strike,
+            "expiry": p.expiry,
+        })
+    return rows
+
+
+def account_valuation(account: Account) -> dict:
+    """cash, market_value, equity, unrealized_pnl and the valued positions in one read."""
+    positions = account_positions_valued(account)
+    market_value = sum((row["market_value"] for row in positions), ZERO)
+    cash = _stored_cash(account)
+    return {
+        "account_id": account.pk,
+        "cash": cash,
+        "market_value": market_value,
+        "equity": cash + market_value,
+        "unrealized_pnl": sum((row["unrealized_pnl"] for row in positions), ZERO),
+        "positions": positions,
+    }
+
+
+def _stored_cash(account: Account) -> Decimal:
+    """Cash as committed now: an ``Account`` instance held across a fill would be stale."""
+    return Account.objects.values_list("cash", flat=True).get(pk=account.pk)
+
+
+def account_equity(account: Account) -> Decimal:
+    """Cash plus every position at its mark (quote, else last close, else cost), in cents."""
+    return account_valuation(account)["equity"]
+
+
+def breaker_reference_session(at: datetime) -> date:
+    """The session whose close the daily loss is measured from: the one before the session we are in."""
+    return calendar.previous_session(calendar.current_session(at))
+
+
+def previous_close_equity(account: Account, *, at: datetime | None = None) -> Decimal:
+    """Equity at the close of the previous session (the breaker's reference).
+
+    1. The account's ``EquitySnapshot`` for that session, when the snapshot job wrote one.
+    2. Otherwise reconstructed from the current books by undoing every fill executed after that
+       session's close: cash minus their cash flows, quantities minus their signed sizes, and the
+       resulting positions valued at that session's daily close (their average cost when a symbol
+       has no bar). Cash moved outside the order path since that close counts as today's P&L.
+    """
+    at = at or timezone.now()
+    session = breaker_reference_session(at)
+    snapshot_model = apps.get_model("equity", "EquitySnapshot")
+    snapshot = snapshot_model.objects.filter(account=account, snapshot_date=session).values_list("total_equity", flat=True).first()
+    if snapshot is not None:
+        return snapshot
+    close_at = calendar.session_open_close(session)[1]
+    positions = {p.symbol: p for p in Position.objects.filter(account=account)}
+    quantities = {symbol: p.quantity for symbol, p in positions.items()}
+    later = Fill.objects.filter(account=account, executed_at__gt=close_at)
+    cash = _stored_cash(account) - (later.aggregate(total=Sum("cash_flow"))["total"] or ZERO)
+    for symbol, side, quantity in later.values_list("symbol", "side").annotate(quantity=Sum("quantity")).order_by():
+        quantities[symbol] = quantities.get(symbol, ZERO) - (quantity if side == Order.BUY else -quantity)
+    held = [s for s, q in quantities.items() if q != 0]
+    closes = last_closes(held, on_or_before=session)
+    value = ZERO
+    for symbol in held:
+        position = positions.get(symbol)
+        price = closes.get(symbol, position.avg_cost if position else ZERO)
+        value += money(quantities[symbol] * price * (position.multiplier if position else 1))
+    return cash + value
+
+
+def daily_pnl_pct(account: Account, *, at: datetime | None = None, equity: Decimal | None = None) -> tuple[Decimal, Decimal, Decimal | None]:
+    """(equity now, previous close equity, (now - prev) / prev or None when prev <= 0)."""
+    at = at or timezone.now()
+    equity = account_equity(account) if equity is None else equity
+    previous = previous_close_equity(account, at=at)
+    if previous <= 0:
+        return equity, previous, None
+    return equity, previous, ((equity - previous) / previous).quantize(RATIO_PLACES)
+
+
+def breaker_active(account: Account, *, at: datetime | None = None) -> bool:
+    """Has the daily-loss breaker tripped in the session we are in (and not been reset)?"""
+    at = at or timezone.now()
+    return account.breaker_session is not None and account.breaker_session == calendar.current_session(at)
+
+
+def plan_execution_rate(account: Account) -> Decimal | None:
+    """Share of decided plans that were executed: EXECUTED / (EXECUTED + EXPIRED + CANCELLED).
+
+    PENDING and ACTIVE plans are still undecided and do not count. ``None`` when no plan has
+    been decided yet. A fraction (0.75 = 75%), to 4 places.
+    """
+    counts = TradingPlan.objects.filter(account=account).aggregate(
+        executed=Count("id", filter=Q(status=TradingPlan.EXECUTED)),
+        decided=Count("id", filter=Q(status__in=[TradingPlan.EXECUTED, TradingPlan.EXPIRED, TradingPlan.CANCELLED])),
+    )
+    if not counts["decided"]:
+        return None
+    return (Decimal(counts["executed"]) / Decimal(counts["decided"])).quantize(PCT_PLACES)
+
+
+def orders_for_account(account: Account) -> QuerySet[Order]:
+    return Order.objects.filter(account=account).order_by("-created_at", "-id")
+
+
+def open_orders(account: Account) -> QuerySet[Order]:
+    return orders_for_account(account).filter(status__in=Order.OPEN_STATUSES)
+
+
+def _years_to_expiry(expiry: date, today: date) -> float:
+    return (expiry - today).days / greeks.DAYS_PER_YEAR
+
+
+def portfolio_exposure(account: Account, *, at: datetime | None = None) -> dict:
+    """Greeks of the account aggregated to dollars and to percent of equity (the dashboard's ``exposure``).
+
+    Stocks contribute delta 1 per share. Options use Black-Scholes on the underlying's mark, the
+    position's strike, expiry, implied vol and ``RISK_FREE_RATE``. Dollar units are those of
+    :mod:`orders.greeks`: delta $ = stock-equivalent exposure, gamma $ = change of delta $ for a
+    1% move, vega $ per vol point, theta $ per calendar day. ``*_pct`` = dollars / equity x 100
+    (percent points: 45.5 means 45.5% of equity), 4 places. Options lacking an implied vol, strike,
+    expiry or underlying price are listed in ``unpriced`` and contribute nothing.
+    """
+    at = at or timezone.now()
+    today = timezone.localtime(at, ZoneInfo(settings.MARKET_TIME_ZONE)).date()
+    valuation = account_valuation(account)
+    equity = valuation["equity"]
+    positions = list(open_positions(account))
+    underlyings = [p.underlying or p.symbol for p in positions]
+    marks = price_marks(sorted(set(underlyings)))
+    rate = float(settings.RISK_FREE_RATE)
+    totals = {"delta": 0.0, "gamma": 0.0, "vega": 0.0, "theta": 0.0}
+    rows, unpriced = [], []
+    for p in positions:
+        quantity = float(p.quantity)
+        if p.is_option:
+            spot_mark = marks.get(p.underlying)
+            if not (spot_mark and p.strike and p.expiry and p.implied_vol and p.option_right):
+                unpriced.append(p.symbol)
+                continue
+            spot = float(spot_mark[0])
+            g = greeks.black_scholes(spot=spot, strike=float(p.strike), years=_years_to_expiry(p.expiry, today),
+                                     rate=rate, vol=float(p.implied_vol), right=p.option_right)
+        else:
+            mark = marks.get(p.symbol)
+            spot = float(mark[0] if mark else p.avg_cost)
+            g = greeks.Greeks(price=spot, delta=1.0, gamma=0.0, vega=0.0, theta=0.0)
+        exposure = greeks.position_exposure(g, quantity=quantity, multiplier=p.multiplier, spot=spot)
+        totals["delta"] += exposure.delta_dollars
+        totals["gamma"] += exposure.gamma_dollars
+        totals["vega"] += exposure.vega_dollars
+        totals["theta"] += exposure.theta_dollars
+        rows.append({
+            "symbol": p.symbol, "asset_type": p.asset_type, "quantity": p.quantity,
+            "underlying_price": _dec(spot, RATIO_PLACES),
+            "delta": _dec(g.delta, RATIO_PLACES), "gamma": _dec(g.gamma, RATIO_PLACES),
+            "vega": _dec(g.vega, RATIO_PLACES), "theta": _dec(g.theta, RATIO_PLACES),
+            "delta_dollars": _dec(exposure.delta_dollars), "gamma_dollars": _dec(exposure.gamma_dollars),
+            "vega_dollars": _dec(exposure.vega_dollars), "theta_dollars": _dec(exposure.theta_dollars),
+        })
+    result = {"equity": equity, "positions": rows, "unpriced": unpriced}
+    for name, dollars in totals.items():
+        result[f"{name}_dollars"] = _dec(dollars)
+        result[f"{name}_pct"] = _dec(dollars / float(equity) * 100.0, PCT_PLACES) if equity > 0 else ZERO.quantize(PCT_PLACES)
+    return result
+
+
+def _dec(value: float, places: Decimal = Decimal("0.01")) -> Decimal:
+    return Decimal(repr(value)).quantize(places)
