@@ -28,7 +28,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from notifications.events import CHANNELS, PRICES_GROUP, event_message, user_group
-from notifications.selectors import REPLAY_LIMIT, live_events_after
+from notifications.selectors import REPLAY_LIMIT, live_event_latest_id, live_events_after
 from notifications.ws_auth import query_param
 
 logger = logging.getLogger(__name__)
@@ -60,8 +60,10 @@ class TradingConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_INTERNAL_ERROR)
             return
         self.heartbeat = asyncio.create_task(self._heartbeat(settings.WS_HEARTBEAT_SECONDS))
+        latest_id = await database_sync_to_async(live_event_latest_id)(user_id=self.user.pk)
+        # A fresh client starts from latest_id; a reconnecting one resumes from the last id it saw.
         await self._system("connected", {"user_id": self.user.pk, "channels": sorted(self.subscribed_channels),
-                                          "heartbeat_seconds": settings.WS_HEARTBEAT_SECONDS})
+                                          "heartbeat_seconds": settings.WS_HEARTBEAT_SECONDS, "latest_id": latest_id})
         last_id = query_param(self.scope, "last_id")
         if last_id is not None:
             await self._resume(last_id)

@@ -66,3 +66,8 @@ def live_events_after(*, user_id: int, after: int, limit: int = REPLAY_LIMIT, ch
     if channels is not None:
         queryset = queryset.filter(channel__in=list(channels))
     return list(queryset.order_by("id")[:limit])
+
+
+def live_event_latest_id(*, user_id: int) -> int:
+    """The id of the user's newest live event (0 when none): where a fresh client starts."""
+    return LiveEvent.objects.filter(user_id=user_id).order_by("-id").values_list("id", flat=True).first() or 0

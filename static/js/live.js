@@ -52,7 +52,14 @@
   }
 
   function handle(message) {
-    if (message.channel === "system") return;
+    if (message.channel === "system") {
+      if (message.event === "connected") {
+        // A fresh tab starts from now; a reconnecting one asks for what it missed.
+        if (state.lastId === 0) remember(message.data.latest_id);
+        else state.socket.send(JSON.stringify({ action: "resume", last_id: state.lastId }));
+      }
+      return;
+    }
     if (message.channel === "price") {
       document.dispatchEvent(new CustomEvent("alphaloop:tick", { detail: message.data }));
       return;
@@ -78,7 +85,6 @@
     socket.onopen = () => {
       state.retry = 0;
       setStatus("live", "ok");
-      socket.send(JSON.stringify({ action: "resume", last_id: state.lastId }));
       subscribe();
     };
     socket.onmessage = (event) => {

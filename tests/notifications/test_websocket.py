@@ -314,3 +314,13 @@ async def test_an_alert_fired_by_another_process_reaches_this_socket_over_redis(
     assert by_channel["price_alert"]["data"]["price"] == "191.250000"
     assert by_channel["notification"]["event"] == "desktop"
     await socket.disconnect()
+
+
+@ws_db
+async def test_the_connected_message_tells_a_fresh_client_where_history_ends(user, other_user):
+    first = await publish(user_id=user.pk, channel="order_update", event="FILLED", data={"n": 1})
+    await publish(user_id=other_user.pk, channel="order_update", event="FILLED", data={"n": 2})
+    communicator = await connect(f"/ws/trading?token={token_for(user)}")
+    hello = await communicator.receive_json_from()
+    assert hello["data"]["latest_id"] == first.pk  # the user's own newest event, not another user's
+    await communicator.disconnect()
