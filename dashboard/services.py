@@ -40,6 +40,7 @@ from orders.selectors import (
 PCT = Decimal("0.01")
 RISK_ORDER = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 NEAR_ENTRY = Decimal("0.01")
+JOURNALS_SHOWN = 5
 
 
 def _pct(numerator: Decimal, denominator: Decimal) -> Decimal | None:
@@ -99,7 +100,8 @@ def pending_actions_get(*, account: Account, now: datetime, marks: dict[str, Dec
     for approval in ApprovalRequest.objects.filter(account=account, status=ApprovalRequest.PENDING).select_related("plan")[:20]:
         plan = approval.plan
         actions.append({"type": "approval", "id": approval.pk, "url": "/orders/#approvals",
-                        "title": f"Approve {plan.direction} {plan.quantity} {plan.symbol} @ {plan.entry_price} ({approval.source})"})
+                        "title": f"Approve {plan.direction} {plan.quantity.normalize():f} {plan.symbol} @ {plan.entry_price:.2f} "
+                                 f"({approval.source})"})
     soon = now + timedelta(hours=24)
     for plan in TradingPlan.objects.filter(account=account, status__in=[TradingPlan.PENDING, TradingPlan.ACTIVE])[:50]:
         price = marks.get(plan.symbol)
@@ -108,15 +110,20 @@ def pending_actions_get(*, account: Account, now: datetime, marks: dict[str, Dec
         if near or expiring:
             why = "price within 1% of entry" if near else "expires within 24 h"
             actions.append({"type": "plan", "id": plan.pk, "url": "/orders/#plans",
-                            "title": f"Plan {plan.direction} {plan.symbol} @ {plan.entry_price}: {why}"})
+                            "title": f"Plan {plan.direction} {plan.symbol} @ {plan.entry_price:.2f}: {why}"})
     for order in Order.objects.filter(account=account, status=Order.PARTIALLY_FILLED)[:20]:
         actions.append({"type": "order", "id": order.pk, "url": "/orders/",
                         "title": f"Order #{order.pk} {order.side} {order.symbol} partially filled "
                                  f"({order.filled_quantity}/{order.quantity})"})
-    for journal in TradeJournal.objects.filter(account=account, journal_status=TradeJournal.DRAFT).order_by("-created_at")[:20]:
+    drafts = TradeJournal.objects.filter(account=account, journal_status=TradeJournal.DRAFT).order_by("-created_at", "-id")
+    total_drafts = drafts.count()
+    for journal in drafts[:JOURNALS_SHOWN]:
         actions.append({"type": "journal", "id": journal.pk, "url": f"/journal/{journal.pk}/",
                         "title": f"Complete the journal of {journal.direction} {journal.symbol} "
                                  f"({journal.exit_date or journal.entry_date})"})
+    if total_drafts > JOURNALS_SHOWN:
+        actions.append({"type": "journal", "id": 0, "url": "/journal/?status=DRAFT",
+                        "title": f"… and {total_drafts - JOURNALS_SHOWN} more draft journal(s)"})
     return actions
 
 
