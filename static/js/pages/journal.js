@@ -45,6 +45,8 @@
       el("div", { class: "cards" }, Object.entries(stats).filter(([, v]) => typeof v !== "object").map(([k, v]) => el("div", { class: "card stat" }, el("span", {}, k.replaceAll("_", " ")), el("strong", {}, v ?? "–")))),
       el("pre", { class: "review" }, data.report || data.narrative || ""));
   });
+  const wanted = new URLSearchParams(location.search).get("status");
+  if (wanted) document.querySelector("#filters [name=status]").value = wanted;
   document.querySelector("#weekly [name=date]").value = new Date().toISOString().slice(0, 10);
   load();
 })();
