@@ -116,3 +116,19 @@ def test_factor_catalog_and_series_api(api, universe):
     assert len(points) == 5 and points[-1]["date"] == END.isoformat() and 0 <= points[-1]["value"] <= 100
     assert "names" in api.get("/api/v1/factors/AAPL?names=rsi_99").data
     assert api.get("/api/v1/factors/NOPE?names=rsi_14").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_strong_signal_notifies_every_account_holder_once(make_user):
+    from notifications.models import NotificationLog
+
+    _seed()
+    make_user("alice")
+    make_user("bob")
+    fired = [s for s in signals_run(as_of=END) if s.direction != "FLAT" and s.strength >= Decimal("0.5")]
+    assert fired
+    logs = NotificationLog.objects.filter(event_type="signal_fired", channel="websocket")
+    assert logs.count() == 2 * len(fired)
+    assert {log.account.user.username for log in logs} == {"alice", "bob"}
+    signals_run(as_of=END)  # the same session again: nothing new fires
+    assert logs.count() == 2 * len(fired)
