@@ -5,7 +5,7 @@ from alphaloop.exceptions import ApplicationError
 from alphaloop.net import client_ip
 from orders.ledger import money
 from orders.models import Account, ApprovalRequest, Fill, Order, Position, TradingPlan
-from orders.services import breaker_reset, order_cancel
+from orders.services import account_trading_state_set, breaker_reset, order_cancel
 
 
 @admin.register(Account)
@@ -15,7 +15,7 @@ class AccountAdmin(AuditedModelAdmin):
     search_fields = ("code", "name", "user__username")
     list_select_related = ("user",)
     readonly_fields = ("breaker_session", "breaker_tripped_at", "breaker_override_session")
-    actions = ["reset_daily_loss_breaker"]
+    actions = ["reset_daily_loss_breaker", "set_trading_state_active", "set_trading_state_reducing", "set_trading_state_halted"]
 
     @admin.action(description="Reset daily-loss breaker")
     def reset_daily_loss_breaker(self, request, queryset):
@@ -27,6 +27,28 @@ class AccountAdmin(AuditedModelAdmin):
             self.message_user(request, f"Breaker reset for {', '.join(reset)}.", messages.SUCCESS)
         if skipped:
             self.message_user(request, f"{skipped} account(s) had no tripped breaker.", messages.WARNING)
+
+    def _set_trading_state(self, request, queryset, state: str) -> None:
+        """Switch through the service: one ``account.trading_state`` audit row per account that changed."""
+        ip = client_ip(request)
+        changed = [a.code for a in queryset if account_trading_state_set(account=a, state=state, user=request.user, ip_address=ip)]
+        unchanged = queryset.count() - len(changed)
+        if changed:
+            self.message_user(request, f"Trading state set to {state} for {', '.join(changed)}.", messages.SUCCESS)
+        if unchanged:
+            self.message_user(request, f"{unchanged} account(s) were already {state}.", messages.WARNING)
+
+    @admin.action(description="Set trading state: ACTIVE")
+    def set_trading_state_active(self, request, queryset):
+        self._set_trading_state(request, queryset, Account.ACTIVE)
+
+    @admin.action(description="Set trading state: REDUCING (only orders that shrink a position)")
+    def set_trading_state_reducing(self, request, queryset):
+        self._set_trading_state(request, queryset, Account.REDUCING)
+
+    @admin.action(description="Set trading state: HALTED (only cancels)")
+    def set_trading_state_halted(self, request, queryset):
+        self._set_trading_state(request, queryset, Account.HALTED)
 
 
 @admin.register(Position)

@@ -152,6 +152,9 @@ class Order(models.Model):
     avg_fill_price = models.DecimalField(**PRICE, null=True, blank=True)
     reject_code = models.CharField(max_length=32, blank=True)
     reject_reason = models.CharField(max_length=255, blank=True)
+    warnings = models.JSONField(
+        default=list, blank=True, help_text="Guard rules that let the order through with a caution: [{rule, detail}]"
+    )
     source = models.CharField(max_length=10, choices=SOURCES, default="API")
     strategy_tag = models.CharField(max_length=64, blank=True)
     factor_tag = models.CharField(max_length=64, blank=True)

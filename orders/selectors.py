@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from django.apps import apps
 from django.conf import settings
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from marketdata import calendar
@@ -136,9 +136,12 @@ def previous_close_equity(account: Account, *, at: datetime | None = None) -> De
     close_at = calendar.session_open_close(session)[1]
     positions = {p.symbol: p for p in Position.objects.filter(account=account)}
     quantities = {symbol: p.quantity for symbol, p in positions.items()}
-    later = Fill.objects.filter(account=account, executed_at__gt=close_at)
-    cash = _stored_cash(account) - (later.aggregate(total=Sum("cash_flow"))["total"] or ZERO)
-    for symbol, side, quantity in later.values_list("symbol", "side").annotate(quantity=Sum("quantity")).order_by():
+    # Summed in Python: SQLite adds DECIMAL columns as floats (SUM(cash_flow) of -10005.55 and 9978.38
+    # comes back as -27.1700000000001), which would leak sub-cent noise into the breaker's reference.
+    later = Fill.objects.filter(account=account, executed_at__gt=close_at).values_list("symbol", "side", "quantity", "cash_flow")
+    cash = _stored_cash(account)
+    for symbol, side, quantity, cash_flow in later:
+        cash -= cash_flow
         quantities[symbol] = quantities.get(symbol, ZERO) - (quantity if side == Order.BUY else -quantity)
     held = [s for s, q in quantities.items() if q != 0]
     closes = last_closes(held, on_or_before=session)

@@ -45,16 +45,22 @@ class FillSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class GuardWarningSerializer(serializers.Serializer):
+    rule = serializers.CharField(help_text="The guard rule that warns, e.g. price_band")
+    detail = serializers.CharField()
+
+
 class OrderSerializer(serializers.ModelSerializer):
     direction = serializers.CharField(source="side", read_only=True)
     remaining_quantity = serializers.DecimalField(max_digits=20, decimal_places=6, read_only=True)
+    warnings = GuardWarningSerializer(many=True, read_only=True, help_text="Cautions of the guard on an accepted order")
 
     class Meta:
         model = Order
         fields = [
             "id", "account", "plan", "client_order_id", "broker_order_id", "symbol", "side", "direction", "order_type",
             "time_in_force", "quantity", "limit_price", "stop_price", "status", "filled_quantity", "remaining_quantity",
-            "avg_fill_price", "reject_code", "reject_reason", "source", "strategy_tag", "factor_tag", "stop_triggered",
+            "avg_fill_price", "reject_code", "reject_reason", "warnings", "source", "strategy_tag", "factor_tag", "stop_triggered",
             "created_at", "accepted_at", "filled_at", "cancelled_at", "rejected_at", "expired_at",
         ]
         read_only_fields = fields
@@ -108,6 +114,8 @@ class OrderPreviewSerializer(serializers.Serializer):
     code = serializers.CharField(allow_blank=True)
     reason = serializers.CharField(allow_blank=True)
     checks = GuardCheckSerializer(many=True)
+    warnings = GuardWarningSerializer(many=True)
+    buying_power = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
     reference_price = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
     notional = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
     equity = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)

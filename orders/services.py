@@ -37,10 +37,10 @@ from orders.selectors import (  # noqa: F401  (re-exported: other apps import th
     account_equity,
     account_positions_valued,
     daily_pnl_pct,
-    mark_price,
     plan_execution_rate,
     portfolio_exposure,
     previous_close_equity,
+    price_marks,
 )
 
 PLACES = Decimal("0.000001")
@@ -113,15 +113,15 @@ def order_request_validate(
         errors["limit_price"] = [f"A {order_type} order takes no limit price."]
     if stop is not None and not needs_stop:
         errors["stop_price"] = [f"A {order_type} order takes no stop price."]
-    mark = None
+    mark, mark_source = None, "quote"
     if "symbol" not in errors:
-        mark = mark_price(symbol)
+        mark, mark_source = price_marks([symbol]).get(symbol, (None, "quote"))
         if mark is None and order_type == Order.MARKET:
             errors["symbol"] = [f"No quote or daily close for {symbol}: a market order cannot be valued."]
     if errors:
         raise ValidationError(errors)
     return OrderRequest(symbol=symbol, side=side, quantity=qty, order_type=order_type, time_in_force=time_in_force,
-                        limit_price=limit, stop_price=stop, mark=mark)
+                        limit_price=limit, stop_price=stop, mark=mark, mark_source=mark_source)
 
 
 def _short_check(account: Account, request: OrderRequest) -> None:
@@ -231,6 +231,7 @@ def order_place(
                 status=Order.NEW if decision.allowed else Order.REJECTED,
                 reject_code=decision.code, reject_reason=decision.reason[:255],
                 rejected_at=None if decision.allowed else now,
+                warnings=[warning.as_dict() for warning in decision.warnings],
             )
             if decision.trip_breaker:
                 _breaker_trip(account=locked, now=now, equity=decision.equity, previous=decision.previous_close_equity,
@@ -262,6 +263,7 @@ def _submit_payload(order: Order, decision: GuardDecision) -> dict:
         "plan_id": order.plan_id, "status": order.status, "reject_code": order.reject_code,
         "reference_price": decision.reference_price, "notional": decision.notional, "equity": decision.equity,
         "checks": [{"rule": c.rule, "passed": c.passed} for c in decision.checks],
+        "warnings": [warning.as_dict() for warning in decision.warnings], "buying_power": decision.buying_power,
     }
 
 
@@ -451,6 +453,46 @@ def breaker_reset(*, account: Account, user=None, ip_address: str | None = None)
         audit_log_create(action="account.breaker_reset", resource=f"account:{account.pk}", user=user,
                          ip_address=ip_address, payload={"session": session, "tripped_session": account.breaker_session})
     account.refresh_from_db()
+    return True
+
+
+# --- trading state ------------------------------------------------------------------------------------
+
+TRADING_STATE_EFFECTS = {
+    Account.ACTIVE: "new orders are allowed again",
+    Account.REDUCING: "only orders that shrink a position are allowed",
+    Account.HALTED: "every new order is refused; cancels still work",
+}
+
+
+def account_trading_state_set(*, account: Account, state: str, user=None, ip_address: str | None = None) -> bool:
+    """Switch the account to ACTIVE, REDUCING or HALTED (audited; the owner gets a risk warning).
+
+    Takes the account row lock, so a state change never lands in the middle of a submit's guard
+    check. Open orders keep working: cancel them separately. False when the account already was
+    in ``state``.
+    """
+    if state not in TRADING_STATE_EFFECTS:
+        raise ValidationError({"trading_state": [f"Must be one of {', '.join(TRADING_STATE_EFFECTS)}."]})
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        previous = locked.trading_state
+        if previous == state:
+            return False
+        locked.trading_state = state
+        locked.save(update_fields=["trading_state", "updated_at"])
+        open_count = Order.objects.filter(account=locked, status__in=Order.OPEN_STATUSES).count()
+        data = {"account_id": locked.pk, "from": previous, "to": state, "open_orders": open_count}
+        audit_log_create(action="account.trading_state", resource=f"account:{locked.pk}", user=user,
+                         ip_address=ip_address, payload=data)
+        publish.risk_warning_publish(
+            account=locked,
+            title=f"Account {locked.code} is now {state}",
+            body=f"Trading state {previous} -> {state}: {TRADING_STATE_EFFECTS[state]}. "
+                 f"{open_count} open order(s) keep working until cancelled.",
+            data=data,
+        )
+    account.trading_state = state
     return True
 
 

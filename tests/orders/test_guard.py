@@ -271,7 +271,7 @@ def test_a_buy_that_costs_more_than_cash_net_of_open_buys_is_refused(account, aa
     set_cash(account, "5000.00")  # equity 100,000.00, cash 5,000.00
     assert submit("BUY", 40, order_type="LIMIT", limit_price=D("99")).status == Order.ACCEPTED  # commits 3,960.00
     refused = submit("BUY", 11)  # 11 x 100.05 + 1.00 = 1,101.55; 3,960 + 1,101.55 > 5,000
-    assert refused.reject_code == "insufficient_cash"
+    assert refused.reject_code == "buying_power"
     assert submit("BUY", 10).status == Order.FILLED  # 1,001.50 + 3,960 <= 5,000
 
 

@@ -15,14 +15,16 @@
   document.getElementById("check").addEventListener("click", async () => {
     const { ok, data } = await post("/api/v1/orders/preview", ticketBody());
     if (!ok) return notice("ticket-result", errors(data), "bad");
-    if (data.allowed) notice("ticket-result", `The guard would accept this order (value ${money(data.order_value)}).`, "ok");
+    const cautions = (data.warnings || []).map((w) => ` Warning (${w.rule}): ${w.detail}`).join("");
+    if (data.allowed) notice("ticket-result", `The guard would accept this order (value ${money(data.notional)}, buying power ${money(data.buying_power)}).${cautions}`, cautions ? "warn" : "ok");
     else notice("ticket-result", `Refused by ${data.code}: ${data.reason}`, "bad");
   });
 
   document.getElementById("ticket").addEventListener("submit", async (event) => {
     event.preventDefault();
     const { ok, data } = await post("/api/v1/orders/submit", ticketBody());
-    if (ok) notice("ticket-result", `Order #${data.id} ${data.status}` + (data.avg_fill_price ? ` at ${money(data.avg_fill_price)}` : ""), "ok");
+    const cautions = (data.warnings || []).map((w) => ` Warning (${w.rule}): ${w.detail}`).join("");
+    if (ok) notice("ticket-result", `Order #${data.id} ${data.status}` + (data.avg_fill_price ? ` at ${money(data.avg_fill_price)}` : "") + cautions, "ok");
     else notice("ticket-result", `Refused: ${errors(data)}`, "bad");
     refresh();
   });
