@@ -120,7 +120,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery ---------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost/")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or "cache+memory://")
 # Embedded default: no broker configured means tasks run inline in the web process.
 CELERY_TASK_ALWAYS_EAGER = config.get_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
@@ -228,6 +228,10 @@ REAL_BROKER_ADAPTER = env.str("REAL_BROKER_ADAPTER", default="")
 MAX_DAILY_LOSS_PCT = config.get_decimal("MAX_DAILY_LOSS_PCT", "0.05", minimum="0", maximum="1")
 MAX_ORDERS_PER_MINUTE = config.get_int("MAX_ORDERS_PER_MINUTE", 5, minimum=1)
 MAX_SINGLE_ORDER_PCT = config.get_decimal("MAX_SINGLE_ORDER_PCT", "0.20", minimum="0", maximum="1")
+MAX_ORDER_QUANTITY = config.get_decimal("MAX_ORDER_QUANTITY", "100000", minimum="0")
+MAX_ORDER_VALUE = config.get_decimal("MAX_ORDER_VALUE", "1000000", minimum="0")
+PRICE_BAND_WARN_PCT = config.get_decimal("PRICE_BAND_WARN_PCT", "0.03", minimum="0", maximum="0.99")
+PRICE_BAND_REFUSE_PCT = config.get_decimal("PRICE_BAND_REFUSE_PCT", "0.10", minimum="0", maximum="0.99")
 TRADING_HOURS_ONLY = config.get_bool("TRADING_HOURS_ONLY", True)
 PAPER_SLIPPAGE_BPS = config.get_decimal("PAPER_SLIPPAGE_BPS", "5", minimum="0", maximum="1000")
 PAPER_COMMISSION_PER_SHARE = config.get_decimal("PAPER_COMMISSION_PER_SHARE", "0.005", minimum="0")
