@@ -59,12 +59,13 @@ def registered_task_names() -> set[str]:
 
 @transaction.atomic
 def periodic_tasks_ensure() -> list[PeriodicTask]:
-    """Create or update one PeriodicTask per job whose task exists in this code base."""
+    """Create or update one PeriodicTask per job; a job naming an unknown task is a programming error."""
     known = registered_task_names()
+    missing = [job["task"] for job in _jobs() if job["task"] not in known]
+    if missing:
+        raise LookupError(f"periodic jobs name unregistered tasks: {', '.join(missing)}")
     tasks = []
     for job in _jobs():
-        if job["task"] not in known:
-            continue
         defaults = {"task": job["task"], "kwargs": json.dumps({}), "enabled": True, "interval": None, "crontab": None}
         if "interval_seconds" in job:
             defaults["interval"], _ = IntervalSchedule.objects.get_or_create(
