@@ -9,6 +9,7 @@ THRESHOLD = {"max_digits": 20, "decimal_places": 6}
 
 
 class AlertSerializer(serializers.ModelSerializer):
+    direction = serializers.ChoiceField(choices=PriceAlert.DIRECTIONS, allow_blank=True, read_only=True)
     linked_plan_id = serializers.IntegerField(allow_null=True, read_only=True)
     description = serializers.CharField(source="describe", read_only=True)
 
@@ -37,7 +38,7 @@ class AlertCreateSerializer(serializers.Serializer):
     account_id = serializers.IntegerField(required=False, help_text="Defaults to your first account.")
     symbol = serializers.CharField(max_length=32)
     condition_type = serializers.ChoiceField(choices=PriceAlert.CONDITIONS)
-    threshold = serializers.DecimalField(**THRESHOLD, required=False, allow_null=True,
+    threshold = serializers.DecimalField(**THRESHOLD, required=False, allow_null=True, default=None,
                                          help_text="Price, percent (5 = 5%) or RSI level; omit for macd_cross.")
     direction = serializers.ChoiceField(choices=PriceAlert.DIRECTIONS, required=False, allow_blank=True, default="")
     action = serializers.ChoiceField(choices=PriceAlert.ACTIONS, default=PriceAlert.NOTIFY)

@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alerts import selectors, serializers, services
+from alphaloop.contract import query_data
 from alphaloop.net import client_ip
 from alphaloop.scoping import user_account
 
@@ -13,7 +14,7 @@ class AlertListView(APIView):
     @extend_schema(parameters=[serializers.AlertListQuerySerializer], responses=serializers.AlertSerializer(many=True),
                    tags=["alerts"])
     def get(self, request):
-        query = serializers.AlertListQuerySerializer(data=request.query_params)
+        query = serializers.AlertListQuerySerializer(data=query_data(request))
         query.is_valid(raise_exception=True)
         alerts = selectors.alerts_list(user=request.user, **query.validated_data)
         return Response(serializers.AlertSerializer(alerts, many=True).data)
@@ -59,7 +60,7 @@ class AlertHistoryView(APIView):
     @extend_schema(parameters=[serializers.AlertHistoryQuerySerializer],
                    responses=serializers.AlertHistorySerializer(many=True), tags=["alerts"])
     def get(self, request):
-        query = serializers.AlertHistoryQuerySerializer(data=request.query_params)
+        query = serializers.AlertHistoryQuerySerializer(data=query_data(request))
         query.is_valid(raise_exception=True)
         history = selectors.alert_history_list(user=request.user, **query.validated_data)
         return Response(serializers.AlertHistorySerializer(history, many=True).data)

@@ -1,7 +1,9 @@
-"""One domain error type and the DRF exception handler that renders it.
+"""One domain error type, the DRF exception handler that renders it, and JSON 404/500 pages for /api/.
 
-Responses: ``{"detail": str, "code": str, ...extra}`` for domain errors, DRF's
-``{field: [messages]}`` for serializer validation, and never a 500 for bad input.
+Every error is JSON: ``{"detail": str, "code": str, ...extra}`` for domain and HTTP errors (401, 403,
+404, 405, 415, 429, ...), DRF's ``{field: [messages]}`` for serializer validation, and never a 500
+for bad input. ``alphaloop.openapi.AutoSchema`` documents these responses on every operation that can
+return them (checked by schemathesis in ``tests/hardening/test_schema_fuzz.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from axes.exceptions import AxesBackendPermissionDenied
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults as django_defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -62,4 +65,36 @@ def exception_handler(exc, context):
     elif isinstance(exc, DatabaseError):
         logger.exception("database error")
         return Response({"detail": "The request could not be stored.", "code": "database_error"}, status=status.HTTP_400_BAD_REQUEST)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        response.data = _error_body(exc, response.data)
+    return response
+
+
+def _error_body(exc: exceptions.APIException, data):
+    """DRF's body in the documented shapes: field errors stay a dict, every other error carries a ``code``."""
+    if isinstance(exc, exceptions.ValidationError):
+        # ``raise ValidationError("msg")`` renders a bare list; give it the field-errors shape.
+        return data if isinstance(data, dict) else {"non_field_errors": data}
+    if isinstance(data, dict) and "detail" in data and "code" not in data:
+        codes = exc.get_codes()
+        return {**data, "code": codes if isinstance(codes, str) else exc.default_code}
+    return data
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def api_page_not_found(request, exception=None):
+    """``handler404``: JSON under /api/ (no route matches, e.g. ``/api/v1/plans/abc``), Django's page elsewhere."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+    return django_defaults.page_not_found(request, exception)
+
+
+def api_server_error(request):
+    """``handler500``: JSON under /api/, Django's page elsewhere. Reaching it is a bug (the fuzz test looks for it)."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Internal server error.", "code": "server_error"}, status=500)
+    return django_defaults.server_error(request)

@@ -1,12 +1,14 @@
 import uuid
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alphaloop.contract import query_data
 from alphaloop.scoping import owned_by
 from backtest import serializers
 from backtest.models import BacktestRun
@@ -58,13 +60,13 @@ class RunListView(generics.ListAPIView):
 
     serializer_class = serializers.RunSummarySerializer
 
-    @extend_schema(parameters=[OpenApiParameter("sweep_id", str, required=False)], tags=["backtest"])
+    @extend_schema(parameters=[OpenApiParameter("sweep_id", OpenApiTypes.UUID, required=False)], tags=["backtest"])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         runs = owned_by(BacktestRun.objects.all(), self.request.user, owner_path="user")
-        sweep_id = self.request.query_params.get("sweep_id")
+        sweep_id = query_data(self.request).get("sweep_id")
         if sweep_id:
             try:
                 runs = runs.filter(sweep_id=uuid.UUID(sweep_id))

@@ -5,25 +5,21 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alphaloop.audit import audit_log_create
+from alphaloop.contract import query_data
 from alphaloop.scoping import user_account
 from equity import selectors, serializers
 from equity.services import create_daily_snapshot, market_date
 from marketdata import calendar
 
-ACCOUNT_PARAM = OpenApiParameter("account_id", int, required=False, description="Default: your first account")
-DATE_PARAMS = [
-    OpenApiParameter("start_date", dt.date, required=False),
-    OpenApiParameter("end_date", dt.date, required=False),
-]
 
 
 def _query(request, serializer_class) -> dict:
-    serializer = serializer_class(data=request.query_params)
+    serializer = serializer_class(data=query_data(request))
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -31,12 +27,12 @@ def _query(request, serializer_class) -> dict:
 class SnapshotCreateApi(APIView):
     @extend_schema(
         summary="Take (or retake) the equity snapshot of a session",
-        parameters=[ACCOUNT_PARAM],
+        parameters=[serializers.AccountQuerySerializer],
         request=serializers.SnapshotCreateSerializer,
         responses=serializers.SnapshotSerializer,
     )
     def post(self, request):
-        account = user_account(request.user, request.query_params.get("account_id"))
+        account = user_account(request.user, query_data(request).get("account_id"))
         now = timezone.now()
         body = serializers.SnapshotCreateSerializer(data=request.data, context={"today": market_date(now)})
         body.is_valid(raise_exception=True)
@@ -54,7 +50,7 @@ class SnapshotCreateApi(APIView):
 class SnapshotListApi(APIView):
     @extend_schema(
         summary="Equity snapshots of the last N calendar days (today included)",
-        parameters=[ACCOUNT_PARAM, OpenApiParameter("days", int, required=False, description="1-3650, default 30")],
+        parameters=[serializers.SnapshotsQuerySerializer],
         responses=serializers.SnapshotsSerializer,
     )
     def get(self, request):
@@ -68,7 +64,7 @@ class SnapshotListApi(APIView):
 class PnlAttributionApi(APIView):
     @extend_schema(
         summary="Closed-trade P&L grouped by symbol, strategy tag or factor tag",
-        parameters=[ACCOUNT_PARAM, *DATE_PARAMS, OpenApiParameter("group_by", str, enum=sorted(selectors.GROUPS))],
+        parameters=[serializers.AttributionQuerySerializer],
         responses=serializers.AttributionSerializer,
     )
     def get(self, request):
@@ -83,7 +79,7 @@ class PnlAttributionApi(APIView):
 class StatsApi(APIView):
     @extend_schema(
         summary="Alpha and beta of the daily returns against the benchmark (SPY)",
-        parameters=[ACCOUNT_PARAM, *DATE_PARAMS],
+        parameters=[serializers.DateRangeQuerySerializer],
         responses=serializers.StatsSerializer,
     )
     def get(self, request):
@@ -96,7 +92,7 @@ class StatsApi(APIView):
 class MonthlyReturnsApi(APIView):
     @extend_schema(
         summary="Monthly returns compounded from the daily snapshot returns",
-        parameters=[ACCOUNT_PARAM, *DATE_PARAMS],
+        parameters=[serializers.DateRangeQuerySerializer],
         responses=serializers.MonthlyReturnsSerializer,
     )
     def get(self, request):

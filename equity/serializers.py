@@ -42,6 +42,8 @@ class SnapshotCreateSerializer(serializers.Serializer):
         today = self.context["today"]
         if value > today:
             raise serializers.ValidationError("Cannot snapshot a future date.")
+        if value.isoformat() < calendar.CALENDAR_START:
+            raise serializers.ValidationError(f"The NYSE calendar starts at {calendar.CALENDAR_START}.")
         if not calendar.is_session(value):
             raise serializers.ValidationError(f"{value.isoformat()} is not an NYSE session.")
         return value

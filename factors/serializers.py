@@ -1,6 +1,9 @@
+import re
+
 from rest_framework import serializers
 
-from factors.base import FACTORS, factor_for_output
+from alphaloop.openapi import STRIPPED_CLASS
+from factors.base import FACTORS, all_factors, factor_for_output
 from factors.models import Signal
 
 
@@ -22,11 +25,37 @@ class SignalsLatestQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
 
 
+def _outputs() -> list[str]:
+    return sorted(output for factor in all_factors() for output in factor.outputs)
+
+
+class _WeightsField(serializers.DictField):
+    """Output name -> weight. The schema lists the known outputs; it is built when the schema is, after
+    ``FactorsConfig.ready`` registered the factor library."""
+
+    @property
+    def _spectacular_annotation(self) -> dict:
+        properties = {name: {"type": "number"} for name in _outputs()}
+        schema = {"type": "object", "properties": properties, "additionalProperties": False, "minProperties": 1}
+        return {"field": schema}
+
+
+class _FactorNamesField(serializers.CharField):
+    """Comma-separated output names; the schema's pattern lists the known ones (built like ``_WeightsField``)."""
+
+    @property
+    def _spectacular_annotation(self) -> dict:
+        name = "(?:" + "|".join(re.escape(output) for output in _outputs()) + ")"
+        space = f"[{STRIPPED_CLASS}]*"
+        pattern = rf"^(?:{space},)*{space}{name}{space}(?:,{space}(?:{name}{space})?)*$"
+        return {"field": {"type": "string", "pattern": pattern}}
+
+
 class SignalsRunSerializer(serializers.Serializer):
     as_of = serializers.DateField(required=False, help_text="Session to scan; default the last closed one")
     horizon = serializers.IntegerField(min_value=1, max_value=120, required=False)
-    weights = serializers.DictField(child=serializers.FloatField(), required=False,
-                                    help_text="Output name -> weight; negative means low is bullish")
+    weights = _WeightsField(child=serializers.FloatField(), required=False,
+                            help_text="Output name -> weight; negative means low is bullish")
 
     def validate_weights(self, weights: dict) -> dict:
         for name in weights:
@@ -34,7 +63,7 @@ class SignalsRunSerializer(serializers.Serializer):
                 factor_for_output(name)
             except KeyError:
                 raise serializers.ValidationError(f"Unknown factor output {name!r}.") from None
-        if weights and not any(weights.values()):
+        if not any(weights.values()):
             raise serializers.ValidationError("At least one weight must be non-zero.")
         return weights
 
@@ -54,7 +83,7 @@ class FactorInfoSerializer(serializers.Serializer):
 
 
 class FactorSeriesQuerySerializer(serializers.Serializer):
-    names = serializers.CharField(help_text="Comma-separated factor or output names, e.g. rsi_14,macd")
+    names = _FactorNamesField(help_text="Comma-separated factor or output names, e.g. rsi_14,macd")
     days = serializers.IntegerField(min_value=1, max_value=5000, default=60)
 
     def validate_names(self, value: str) -> list[str]:

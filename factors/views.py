@@ -4,15 +4,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alphaloop.audit import audit_log_create
+from alphaloop.contract import query_data
 from factors import selectors, serializers
 from factors.services import signals_run
+from marketdata import calendar
 from marketdata.models import Instrument
 
 
 class SignalsLatestView(APIView):
     @extend_schema(parameters=[serializers.SignalsLatestQuerySerializer], responses=serializers.SignalsLatestSerializer, tags=["signals"])
     def get(self, request):
-        query = serializers.SignalsLatestQuerySerializer(data=request.query_params)
+        query = serializers.SignalsLatestQuerySerializer(data=query_data(request))
         query.is_valid(raise_exception=True)
         as_of, signals = selectors.signals_latest(**query.validated_data)
         return Response({"as_of": as_of, "signals": serializers.SignalSerializer(signals, many=True).data})
@@ -23,8 +25,9 @@ class SignalsRunView(APIView):
     def post(self, request):
         body = serializers.SignalsRunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        signals = signals_run(**body.validated_data)
-        as_of = signals[0].as_of if signals else body.validated_data.get("as_of")
+        # The session scanned, also when it produced no signal (the service's default: the last closed one).
+        as_of = body.validated_data.get("as_of") or calendar.last_closed_session()
+        signals = signals_run(**{**body.validated_data, "as_of": as_of})
         audit_log_create(action="signals.run", resource="signals", payload=body.validated_data, request=request)
         return Response({"as_of": as_of, "count": len(signals),
                          "signals": serializers.SignalSerializer(signals, many=True).data})
@@ -43,7 +46,7 @@ class FactorSeriesView(APIView):
     )
     def get(self, request, symbol: str):
         instrument = get_object_or_404(Instrument, symbol=symbol.upper())
-        query = serializers.FactorSeriesQuerySerializer(data=request.query_params)
+        query = serializers.FactorSeriesQuerySerializer(data=query_data(request))
         query.is_valid(raise_exception=True)
         series = selectors.factor_series(symbol=instrument.symbol, **query.validated_data)
         return Response({"symbol": instrument.symbol, "factors": series})

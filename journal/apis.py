@@ -6,31 +6,29 @@ LLM errors come back as 503 ``llm_unavailable`` (timeout, connection) or 502
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alphaloop.contract import query_data
 from alphaloop.net import client_ip
+from alphaloop.openapi import ErrorSerializer
 from alphaloop.scoping import user_account
 from equity.services import market_date
 from journal import selectors, serializers, services
 
-ACCOUNT_PARAM = OpenApiParameter(
-    "account_id", int, required=False, description="Only this account (default: all yours)"
-)
 LLM_ERRORS = {
-    502: OpenApiResponse(description="llm_bad_response: the LLM answered with an error or an unreadable answer"),
-    503: OpenApiResponse(description="llm_unavailable: the LLM timed out or could not be reached"),
+    502: OpenApiResponse(ErrorSerializer,
+                         description="llm_bad_response: the LLM answered with an error or an unreadable answer"),
+    503: OpenApiResponse(ErrorSerializer, description="llm_unavailable: the LLM timed out or could not be reached"),
 }
 
 
 def _query(request, serializer_class) -> dict:
-    serializer = serializer_class(data=request.query_params)
+    serializer = serializer_class(data=query_data(request))
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -43,13 +41,7 @@ def _journals(request, account_id=None):
 class JournalListApi(APIView):
     @extend_schema(
         summary="Journal entries, newest first, with paging and filters",
-        parameters=[
-            ACCOUNT_PARAM,
-            OpenApiParameter("page", int, required=False),
-            OpenApiParameter("size", int, required=False, description="1-100, default 20"),
-            OpenApiParameter("symbol", str, required=False),
-            OpenApiParameter("status", str, required=False, enum=["DRAFT", "COMPLETED", "REVIEWED"]),
-        ],
+        parameters=[serializers.JournalListQuerySerializer],
         responses=serializers.JournalPageSerializer,
     )
     def get(self, request):
@@ -115,7 +107,7 @@ class JournalAiReviewApi(APIView):
 class WeeklyReportApi(APIView):
     @extend_schema(
         summary="The ISO week's closed trades: P&L, win rate, mistakes, emotions, plan adherence, narrative",
-        parameters=[ACCOUNT_PARAM, OpenApiParameter("date", dt.date, required=False)],
+        parameters=[serializers.WeeklyReportQuerySerializer],
         responses={200: serializers.WeeklyReportSerializer, **LLM_ERRORS},
     )
     def get(self, request):

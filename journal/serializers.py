@@ -39,8 +39,9 @@ class JournalPageSerializer(serializers.Serializer):
 
 
 class JournalListQuerySerializer(serializers.Serializer):
-    account_id = serializers.IntegerField(required=False, min_value=1)
-    page = serializers.IntegerField(required=False, default=1, min_value=1)
+    account_id = serializers.IntegerField(required=False, min_value=1,
+                                          help_text="Only this account (default: all yours)")
+    page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=1_000_000)
     size = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
     symbol = serializers.RegexField(SYMBOL, required=False)
     status = serializers.ChoiceField(choices=TradeJournal.STATUSES, required=False)

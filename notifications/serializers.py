@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from notifications.models import LiveEvent, NotificationLog
@@ -29,8 +30,21 @@ class PreferencesSerializer(serializers.Serializer):
     preferences = serializers.DictField(child=PreferenceSerializer(), help_text=f"Keys: {', '.join(EVENT_TYPES)}")
 
 
+@extend_schema_field({
+    "type": "object",
+    "minProperties": 1,
+    "additionalProperties": False,
+    "properties": {
+        event_type: {"type": "array", "maxItems": len(CHANNELS), "items": {"type": "string", "enum": list(CHANNELS)}}
+        for event_type in EVENT_TYPES
+    },
+})
+class _PreferencesField(serializers.DictField):
+    """Event type -> channels; the schema names the event types and channels the service accepts."""
+
+
 class PreferencesUpdateSerializer(serializers.Serializer):
-    preferences = serializers.DictField(
+    preferences = _PreferencesField(
         child=serializers.ListField(child=serializers.CharField(max_length=16), max_length=len(CHANNELS)),
         allow_empty=False,
         help_text="event type -> channels, e.g. {\"price_alert\": [\"websocket\", \"telegram\"]}; [] silences it.",

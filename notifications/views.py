@@ -8,6 +8,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alphaloop.contract import query_data
 from alphaloop.net import client_ip
 from notifications import selectors, serializers, services
 from notifications.telegram import telegram_update_handle
@@ -17,6 +18,14 @@ class NotificationPagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "size"
     max_page_size = 100
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {self.page_query_param: {"minimum": 1},
+                  self.page_size_query_param: {"minimum": 1, "maximum": self.max_page_size}}
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
 
 
 class NotificationListView(generics.ListAPIView):
@@ -30,7 +39,7 @@ class NotificationListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        query = serializers.NotificationListQuerySerializer(data=self.request.query_params)
+        query = serializers.NotificationListQuerySerializer(data=query_data(self.request))
         query.is_valid(raise_exception=True)
         return selectors.notifications_list(user=self.request.user, **query.validated_data)
 
@@ -79,7 +88,7 @@ class LiveEventsView(APIView):
     @extend_schema(parameters=[serializers.EventsQuerySerializer], responses=serializers.EventsResultSerializer,
                    tags=["notifications"])
     def get(self, request):
-        query = serializers.EventsQuerySerializer(data=request.query_params)
+        query = serializers.EventsQuerySerializer(data=query_data(request))
         query.is_valid(raise_exception=True)
         after, limit = query.validated_data["after"], query.validated_data["limit"]
         events = selectors.live_events_after(user_id=request.user.pk, after=after, limit=limit + 1)

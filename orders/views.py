@@ -14,6 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alphaloop.contract import query_data
 from alphaloop.net import client_ip
 from alphaloop.scoping import owned_by, user_account, user_accounts
 from orders import selectors, services
@@ -59,7 +60,7 @@ class ApprovalQuerySerializer(serializers.Serializer):
 
 
 def _query(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.query_params)
+    serializer = serializer_class(data=query_data(request))
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -100,7 +101,7 @@ class CurrentAccountView(APIView):
 
     @extend_schema(parameters=[ACCOUNT_PARAM], responses={200: AccountSummarySerializer, 404: NOT_FOUND}, tags=["orders"])
     def get(self, request):
-        account = user_account(request.user, request.query_params.get("account_id"))
+        account = user_account(request.user, query_data(request).get("account_id"))
         valuation = selectors.account_valuation(account)
         account.equity = valuation["equity"]
         account.market_value = valuation["market_value"]
@@ -200,7 +201,7 @@ class OpenOrdersView(APIView):
     @extend_schema(parameters=[ACCOUNT_PARAM], responses={200: OrderSerializer(many=True)}, tags=["orders"])
     def get(self, request):
         orders = _user_orders(request).filter(status__in=Order.OPEN_STATUSES)
-        account_id = request.query_params.get("account_id")
+        account_id = query_data(request).get("account_id")
         if account_id:
             orders = orders.filter(account=user_account(request.user, account_id))
         return Response(OrderSerializer(orders.order_by("created_at", "id"), many=True).data)
@@ -209,7 +210,7 @@ class OpenOrdersView(APIView):
 class PositionsView(APIView):
     @extend_schema(parameters=[ACCOUNT_PARAM], responses={200: PositionsSerializer, 404: NOT_FOUND}, tags=["orders"])
     def get(self, request):
-        account = user_account(request.user, request.query_params.get("account_id"))
+        account = user_account(request.user, query_data(request).get("account_id"))
         return Response(PositionsSerializer(selectors.account_valuation(account)).data)
 
 
@@ -218,7 +219,7 @@ class ExposureView(APIView):
 
     @extend_schema(parameters=[ACCOUNT_PARAM], responses={200: ExposureSerializer, 404: NOT_FOUND}, tags=["orders"])
     def get(self, request):
-        account = user_account(request.user, request.query_params.get("account_id"))
+        account = user_account(request.user, query_data(request).get("account_id"))
         return Response(ExposureSerializer(selectors.portfolio_exposure(account)).data)
 
 

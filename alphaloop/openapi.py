@@ -1,0 +1,208 @@
+"""The OpenAPI schema states each input exactly as the server accepts it, and every error it can answer.
+
+``AutoSchema`` (drf-spectacular's schema class for the project) writes decimal strings and
+non-blank strings as the patterns the serializers accept, bounds integers to the database's 64-bit
+range, and documents the error responses of ``alphaloop.exceptions`` on each operation that can
+return them. ``alphaloop.contract`` enforces the same schema on every request, and
+``tests/hardening/test_schema_fuzz.py`` runs schemathesis against it to keep both sides equal.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import RegexValidator
+from drf_spectacular import openapi as spectacular_openapi
+from drf_spectacular.plumbing import ResolvedComponent, force_instance
+from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import AllowAny, IsAuthenticated
+
+# The characters ``str.isspace()`` (so ``str.strip()``) treats as whitespace: a CharField that trims
+# whitespace reads a string of only these as blank.
+STRIPPED_CLASS = r"\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NON_BLANK_PATTERN = rf"^[^\u0000]*[^\u0000{STRIPPED_CLASS}][^\u0000]*$"
+NO_NUL_PATTERN = r"^[^\u0000]*$"
+INT64_MAX = 2**63 - 1
+
+
+# --- decimals ------------------------------------------------------------------------------------
+
+def _power_of_ten(value: Decimal | int | None) -> int | None:
+    """``k`` when ``value == 10**k``, else None."""
+    if value is None or Decimal(value) <= 0:
+        return None
+    exponent = Decimal(value).normalize().as_tuple()
+    if exponent.digits != (1,):
+        return None
+    return exponent.exponent
+
+
+def _fraction(places: int) -> str:
+    return rf"(?:\.\d{{1,{places}}})?" if places else ""
+
+
+def _unsigned(whole: int, places: int, *, low: int | None, high: int | None) -> str:
+    """Unsigned decimals with at most ``whole``/``places`` digits, ``>= 10**low`` and ``<= 10**high`` when given."""
+    fraction = _fraction(places)
+    if high is not None and high < 0:
+        # Below one: "0" or "0.<digits>", at most 10**high (e.g. 0.1).
+        k = -high
+        below = rf"0{{{k}}}\d{{0,{places - k}}}" if places >= k else ""
+        exact = rf"0{{{k - 1}}}10{{0,{places - k}}}" if places >= k else ""
+        alternatives = [a for a in (below, exact) if a]
+        body = rf"0(?:\.(?:{'|'.join(alternatives)}))?" if alternatives else "0"
+        if low is not None:
+            raise ValueError("a lower bound with an upper bound below one is not supported")
+        return body
+    whole_max = whole if high is None else min(whole, high)
+    if low is not None and low >= 0:
+        # At least 10**low: the whole part has low+1 digits or more, no leading zero.
+        if whole_max < low + 1:
+            raise ValueError("the bounds leave no value")
+        digits = rf"[1-9]\d{{{low},{whole_max - 1}}}"
+        body = digits + fraction
+    elif low is not None:
+        # At least 10**low with low < 0 (e.g. 0.000001): any whole part >= 1, or 0.<zeros><non-zero>.
+        k = -low
+        small = "|".join(rf"0{{{j}}}[1-9]\d{{0,{places - 1 - j}}}" for j in range(min(k, places)))
+        big = rf"[1-9]\d{{0,{whole_max - 1}}}{fraction}" if whole_max > 0 else ""
+        body = "|".join(a for a in (big, rf"0\.(?:{small})" if small else "") if a)
+    else:
+        int_part = "0" if whole_max == 0 else rf"(?:0|[1-9]\d{{0,{whole_max - 1}}})"
+        body = int_part + fraction
+    if high is not None:
+        exact = "1" + "0" * high + (rf"(?:\.0{{1,{places}}})?" if places else "")
+        body = f"{body}|{exact}"
+    return body
+
+
+def decimal_pattern(field: serializers.DecimalField) -> str | None:
+    """The exact strings ``field`` accepts (plain digits, no exponent, no leading zeros), or None if its
+    bounds cannot be written as a pattern (only 0 and powers of ten can)."""
+    places = field.decimal_places or 0
+    whole = field.max_whole_digits if field.max_whole_digits is not None else 30
+    low_value, high_value = field.min_value, field.max_value
+    if high_value is not None and _power_of_ten(high_value) is None:
+        return None
+    high = _power_of_ten(high_value)
+    signed = low_value is None or Decimal(low_value) < 0
+    if signed:
+        if low_value is not None or high_value is not None:
+            return None
+        return rf"^-?(?:{_unsigned(whole, places, low=None, high=None)})$"
+    low = None if Decimal(low_value) == 0 else _power_of_ten(low_value)
+    if Decimal(low_value) != 0 and low is None:
+        return None
+    try:
+        return rf"^(?:{_unsigned(whole, places, low=low, high=high)})$"
+    except ValueError:
+        return None
+
+
+# --- the schema ----------------------------------------------------------------------------------
+
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "description": "Field validation errors: each key names the field at fault (``non_field_errors`` for the whole "
+                   "body) and holds its messages, or the nested errors of an object or list field.",
+    "additionalProperties": {"anyOf": [{"type": "array"}, {"type": "object"}]},
+}
+
+
+class AutoSchema(spectacular_openapi.AutoSchema):
+    """drf-spectacular's schema with exact input constraints and the documented error responses.
+
+    Errors: 400 where the operation reads a body or query parameters; 401 where a credential is
+    required; 403 where a permission beyond authentication applies or a session (CSRF) is accepted;
+    404 where a path names an object, the operation resolves one of your accounts or pages a list;
+    415 where a JSON body is read; 429 where a throttle applies. A status the view documents itself
+    is left as the view wrote it.
+    """
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction != "request" or not isinstance(schema, dict):
+            return schema
+        if isinstance(field, serializers.DecimalField) and schema.get("type") == "string":
+            pattern = decimal_pattern(field)
+            if pattern is not None:
+                schema["pattern"] = pattern
+        elif isinstance(field, serializers.CharField) and not isinstance(field, serializers.ChoiceField):
+            has_regex = any(isinstance(v, RegexValidator) for v in field.validators)
+            if not has_regex and "pattern" not in schema and "format" not in schema:
+                blank_ok = field.allow_blank or not field.trim_whitespace
+                schema["pattern"] = NO_NUL_PATTERN if blank_ok else NON_BLANK_PATTERN
+        elif isinstance(field, serializers.IntegerField):
+            # A database id or count: the stored value is a signed 64-bit integer.
+            schema.setdefault("maximum", INT64_MAX)
+            schema.setdefault("minimum", -INT64_MAX - 1)
+        return schema
+
+    def _get_parameters(self):
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            schema = parameter.get("schema", {})
+            if schema.get("type") == "integer":
+                schema.setdefault("maximum", INT64_MAX)
+                schema.setdefault("minimum", -INT64_MAX - 1)
+        return parameters
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code, description in self._error_statuses():
+            if code in responses:
+                continue
+            error = self.resolve_serializer(ErrorSerializer, "response").ref
+            schema = {"anyOf": [error, self._field_errors_ref()]} if code == "400" else error
+            responses[code] = {"content": {"application/json": {"schema": schema}}, "description": description}
+        return responses
+
+    def _field_errors_ref(self) -> dict:
+        component = ResolvedComponent(
+            name="FieldErrors", type=ResolvedComponent.SCHEMA, schema=FIELD_ERRORS_SCHEMA, object="FieldErrors"
+        )
+        self.registry.register_on_missing(component)
+        return component.ref
+
+    def _reads_body(self) -> bool:
+        return self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None
+
+    def _error_statuses(self) -> list[tuple[str, str]]:
+        parameters = self._get_parameters()
+        permissions = self.view.get_permissions()
+        statuses: list[tuple[str, str]] = []
+        if self._reads_body() or any(p["in"] == "query" for p in parameters):
+            statuses.append(("400", "Invalid input: the body names each field at fault"))
+        if not all(isinstance(p, AllowAny) for p in permissions):
+            statuses.append(("401", "Missing, malformed or expired credentials"))
+            restricted = any(not isinstance(p, (AllowAny, IsAuthenticated)) for p in permissions)
+            session = any(isinstance(a, SessionAuthentication) for a in self.view.get_authenticators())
+            if restricted or session:
+                statuses.append(("403", "Not allowed (e.g. staff only), or a session request without its CSRF token"))
+        if any(p["in"] == "path" for p in parameters) or self._names_account(parameters):
+            statuses.append(("404", "Not found, or not yours (another user's object or account)"))
+        elif self._get_paginator() is not None:
+            statuses.append(("404", "No such page"))
+        if self._reads_body():
+            statuses.append(("415", "The body is not application/json"))
+        if self.view.get_throttles():
+            statuses.append(("429", "Too many requests: retry after the Retry-After header"))
+        return statuses
+
+    def _names_account(self, parameters: list[dict]) -> bool:
+        if any(p["name"] == "account_id" for p in parameters):
+            return True
+        if not self._reads_body():
+            return False
+        return "account_id" in getattr(force_instance(self.get_request_serializer()), "fields", {})
+
+
+class ErrorSerializer(serializers.Serializer):
+    """An error other than field validation; ``code`` is machine-readable. Some errors add fields."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+    class Meta:
+        ref_name = "ApiError"
