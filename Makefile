@@ -9,7 +9,7 @@ REDIS_URL_TEST ?= redis://127.0.0.1:6379/15
 APT_PACKAGES := pkg-config libmariadb-dev
 export DATABASE_URL_TEST REDIS_URL_TEST
 
-.PHONY: run test test-embedded test-services install install-dev system-deps browser-deps migrate bench clean
+.PHONY: run test screenshots test-embedded test-services install install-dev system-deps browser-deps migrate bench clean
 
 run: install var/local.env
 	$(PY) manage.py migrate --noinput
@@ -70,6 +70,9 @@ var/local.env:
 	mkdir -p var
 	$(PY) -c "import secrets; print(f'SECRET_KEY={secrets.token_urlsafe(50)}'); print(f'JWT_SIGNING_KEY={secrets.token_urlsafe(50)}')" > $@
 	chmod 600 $@
+
+screenshots: install-dev browser-deps
+	SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest tests/browser -q
 
 bench: install-dev
 	$(PY) benchmarks/factors_bench.py

@@ -6,19 +6,22 @@ from django.conf import settings
 from django.contrib.auth import signals
 from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
-from drf_spectacular.utils import extend_schema
-from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.permissions import AllowAny
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from alphaloop.audit import audit_log_create
+from alphaloop.openapi import ErrorSerializer
 from alphaloop.ws_tickets import ws_ticket_issue
 
 
@@ -31,7 +34,16 @@ class LoginRateThrottle(AnonRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-@extend_schema(tags=["auth"], summary="Obtain a JWT pair with username and password")
+LOCKED_OUT = OpenApiResponse(ErrorSerializer, description="Locked out after LOGIN_FAILURE_LIMIT failed logins "
+                             "(code login_locked; Retry-After names the cool-off), or throttled")
+
+
+@extend_schema(tags=["auth"], summary="Obtain a JWT pair with username and password", responses={
+    200: TokenObtainPairSerializer,
+    401: OpenApiResponse(ErrorSerializer,
+                         description="Wrong username or password; each failure counts toward the lockout"),
+    429: LOCKED_OUT,
+})
 class TokenObtainView(TokenObtainPairView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -53,7 +65,12 @@ class TokenObtainView(TokenObtainPairView):
         return Response(serializer.validated_data, status=200)
 
 
-@extend_schema(tags=["auth"], summary="Exchange a refresh token for a new pair (the old one is blacklisted)")
+@extend_schema(tags=["auth"], summary="Exchange a refresh token for a new pair (the old one is blacklisted)",
+               responses={
+                   200: TokenRefreshSerializer,
+                   401: OpenApiResponse(ErrorSerializer,
+                                        description="Invalid, expired or already used (blacklisted) refresh token"),
+               })
 class TokenRefreshThrottledView(TokenRefreshView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -69,6 +86,8 @@ class WsTicketSerializer(serializers.Serializer):
                responses=WsTicketSerializer)
 class WsTicketView(APIView):
     authentication_classes = [JWTAuthentication, SessionAuthentication]
+    # No body is read; a browser may still post a form (its CSRF token in the form is checked).
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def post(self, request):
         ticket = ws_ticket_issue(user=request.user)
@@ -79,9 +98,10 @@ def lockout_response(request, original_response=None, credentials=None) -> HttpR
     """django-axes lockout: JSON 429 for the API, a plain page for the browser."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     message = f"Too many failed login attempts. Try again in {minutes} minutes."
+    headers = {"Retry-After": str(int(settings.AXES_COOLOFF_TIME.total_seconds()))}
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": message, "code": "login_locked"}, status=429)
-    return HttpResponse(message, status=429, content_type="text/plain")
+        return JsonResponse({"detail": message, "code": "login_locked"}, status=429, headers=headers)
+    return HttpResponse(message, status=429, content_type="text/plain", headers=headers)
 
 
 @receiver(signals.user_logged_in)

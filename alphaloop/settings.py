@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "alphaloop.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "alphaloop.middleware.DatabaseUnavailableMiddleware",
@@ -171,11 +172,13 @@ REST_FRAMEWORK = {
         "rest_framework_simplejwt.authentication.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "alphaloop.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "alphaloop.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": env.str("LOGIN_THROTTLE_RATE", default="10/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON bodies only (anything else is a 415), checked against the documented request schema.
+    "DEFAULT_PARSER_CLASSES": ["alphaloop.contract.ContractJSONParser"],
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -207,6 +210,10 @@ SPECTACULAR_SETTINGS = {
         "TimeInForceEnum": "orders.models.Order.TIFS",
         "PlanDirectionEnum": "orders.models.TradingPlan.DIRECTIONS",
         "PlanStatusEnum": "orders.models.TradingPlan.STATUSES",
+        "AlertDirectionEnum": "alerts.models.PriceAlert.DIRECTIONS",
+        "TradeDirectionEnum": "journal.serializers.DIRECTIONS",
+        "BacktestStatusEnum": "backtest.models.BacktestRun.STATUSES",
+        "NotificationChannelEnum": "notifications.models.NotificationLog.CHANNELS",
     },
 }
 
@@ -244,6 +251,9 @@ ALERT_CHECK_INTERVAL_SECONDS = config.get_int("ALERT_CHECK_INTERVAL_SECONDS", 30
 EQUITY_SNAPSHOT_TIME = config.get_time("EQUITY_SNAPSHOT_TIME", "16:30")
 WS_HEARTBEAT_SECONDS = config.get_int("WS_HEARTBEAT_SECONDS", 30, minimum=1)
 WS_TICKET_SECONDS = config.get_int("WS_TICKET_SECONDS", 30, minimum=1)
+# A live push gives up after this long; after a failed connect, pushes pause this long (events stay stored).
+LIVE_PUSH_TIMEOUT_SECONDS = config.get_decimal("LIVE_PUSH_TIMEOUT_SECONDS", "2", minimum="0.1")
+LIVE_PUSH_RETRY_SECONDS = config.get_decimal("LIVE_PUSH_RETRY_SECONDS", "5", minimum="0.1")
 SIGNAL_NOTIFY_MIN_STRENGTH = config.get_decimal("SIGNAL_NOTIFY_MIN_STRENGTH", "0.5", minimum="0", maximum="1")
 SIGNAL_HORIZON_DAYS = config.get_int("SIGNAL_HORIZON_DAYS", 10, minimum=1)
 BACKTEST_STALE_SECONDS = config.get_int("BACKTEST_STALE_SECONDS", 60, minimum=5)
@@ -272,21 +282,30 @@ OPENAI_TIMEOUT_SECONDS = config.get_decimal("OPENAI_TIMEOUT_SECONDS", "30", mini
 OPENAI_MAX_RETRIES = config.get_int("OPENAI_MAX_RETRIES", 2, minimum=0)
 
 # --- Security -----------------------------------------------------------------
+# DEPLOY_PROFILE=production: HTTPS only (redirect, HSTS for a year with subdomains and preload, secure
+# cookies); `manage.py check --deploy --fail-level WARNING` passes with it. Each setting can still be
+# set on its own. The default "local" profile serves plain HTTP on loopback (`make run`).
+PRODUCTION = config.get_choice("DEPLOY_PROFILE", "local", choices=("local", "production")) == "production"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-SECURE_SSL_REDIRECT = config.get_bool("SECURE_SSL_REDIRECT", False)
-SESSION_COOKIE_SECURE = config.get_bool("SECURE_COOKIES", False)
+SECURE_SSL_REDIRECT = config.get_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SESSION_COOKIE_SECURE = config.get_bool("SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_HSTS_SECONDS = config.get_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_SECONDS = config.get_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = config.get_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = config.get_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Tokens, tickets, bot tokens, the webhook secret and query strings are masked in every line.
+    "filters": {"redact_secrets": {"()": "alphaloop.redaction.RedactSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "daphne": {"level": "WARNING"},

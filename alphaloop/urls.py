@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from alphaloop.auth import TokenObtainView, TokenRefreshThrottledView, WsTicketView
+from alphaloop.health import HealthView
 
 api_v1 = [
     path("auth/token", TokenObtainView.as_view(), name="token_obtain"),
@@ -25,7 +26,13 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include(api_v1)),
+    # Outside /api/v1 on purpose: every /api/v1 path requires a JWT; this one answers anyone.
+    path("api/health", HealthView.as_view(), name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The split view serves its init script from a URL: the page passes the no-inline-script CSP.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("dashboard.urls")),
 ]
+
+handler404 = "alphaloop.exceptions.api_page_not_found"
+handler500 = "alphaloop.exceptions.api_server_error"
