@@ -3,17 +3,31 @@
 Any process (web, Celery worker, feed) calls ``event_publish``; over channels-redis the event
 reaches sockets held by other processes. A channel-layer outage is logged, never raised: the
 event is already stored and is replayed when the client reconnects.
+
+Callers publish from request threads (some inside a transaction holding a row lock), so a live
+push is bounded: it gives up after ``LIVE_PUSH_TIMEOUT_SECONDS`` (default 2), and once the layer
+has failed to connect, pushes are skipped for ``LIVE_PUSH_RETRY_SECONDS`` (default 5) before the
+next attempt. While Redis is down the REST API keeps its normal latency, the log gets one line
+per outage rather than one per event, and pushes resume by themselves within the retry period
+of Redis coming back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from notifications.models import LiveEvent
 
@@ -21,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 CHANNELS = ("price_alert", "signal_fired", "order_update", "risk_warning", "equity_update", "notification")
 PRICES_GROUP = "prices"
+# The layer's backend cannot be reached (OSError includes the TimeoutError of the bounded wait),
+# as opposed to a problem with one message.
+OUTAGE_ERRORS = (OSError, RedisConnectionError, RedisTimeoutError)
 
 
 def user_group(user_id: int) -> str:
@@ -44,16 +61,59 @@ def event_message(event: LiveEvent) -> dict[str, Any]:
     }
 
 
+class LayerCircuit:
+    """Skip live pushes for a while after the channel layer failed to connect, then try again."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._retry_at = 0.0
+        self.open = False
+
+    def allows(self) -> bool:
+        return not self.open or self.clock() >= self._retry_at
+
+    def failed(self, retry_seconds: float) -> bool:
+        """Open (or keep open) the circuit; True when this failure starts an outage."""
+        with self._lock:
+            started = not self.open
+            self.open, self._retry_at = True, self.clock() + retry_seconds
+            return started
+
+    def succeeded(self) -> bool:
+        """Close the circuit; True when this success ends an outage."""
+        with self._lock:
+            ended, self.open = self.open, False
+            return ended
+
+
+layer_circuit = LayerCircuit()
+
+
+async def _group_send_bounded(layer, group: str, message: dict[str, Any], timeout: float) -> None:
+    await asyncio.wait_for(layer.group_send(group, message), timeout)
+
+
 def group_send_safely(group: str, message: dict[str, Any]) -> bool:
+    """Push to a group; False (logged, never raised) when the layer is missing, down or refuses."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not layer_circuit.allows():
         return False
+    timeout = float(settings.LIVE_PUSH_TIMEOUT_SECONDS)
     try:
-        async_to_sync(layer.group_send)(group, message)
-        return True
-    except Exception as exc:  # Redis down, capacity exceeded: the socket side is degraded, not the caller
-        logger.warning("channel layer unavailable, event to %s not pushed live: %s", group, exc)
+        async_to_sync(_group_send_bounded)(layer, group, message, timeout)
+    except OUTAGE_ERRORS as exc:
+        retry = float(settings.LIVE_PUSH_RETRY_SECONDS)
+        if layer_circuit.failed(retry):
+            logger.warning("channel layer unavailable (%s): live pushes paused, retrying every %gs; "
+                           "events stay stored for replay", exc or type(exc).__name__, retry)
         return False
+    except Exception as exc:  # e.g. a message the layer refuses: this push fails, the layer is fine
+        logger.warning("channel layer refused the event to %s: %s", group, exc)
+        return False
+    if layer_circuit.succeeded():
+        logger.info("channel layer available again: live pushes resumed")
+    return True
 
 
 def event_deliver(*, user_id: int, channel: str, event: str, data: dict[str, Any]) -> tuple[LiveEvent, bool]:
