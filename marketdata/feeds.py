@@ -1,4 +1,4 @@
-"""Market feeds: every tick goes through ``marketdata.pipeline.tick_ingest``.
+"""Market feeds: every batch of ticks goes through ``marketdata.pipeline.ticks_ingest``.
 
 A real provider is one class: subclass ``Feed`` and implement ``run(emit, stop)`` (push
 streams), or ``PollingFeed.batch()`` (pull APIs). ``MARKET_FEED`` picks the built-in one.
@@ -23,7 +23,8 @@ from marketdata.selectors import latest_prices
 
 logger = logging.getLogger(__name__)
 
-Emit = Callable[[str, Decimal, int], None]
+Quotes = list[tuple[str, Decimal, int]]
+Emit = Callable[[Quotes], None]
 SESSION_SECONDS = 6.5 * 3600
 CENT = Decimal("0.01")
 
@@ -33,7 +34,7 @@ class Feed(abc.ABC):
 
     @abc.abstractmethod
     def run(self, emit: Emit, stop: threading.Event) -> None:
-        """Call ``emit(symbol, price, volume)`` for each tick until ``stop`` is set."""
+        """Call ``emit([(symbol, price, volume), ...])`` for each batch of ticks until ``stop`` is set."""
 
 
 class PollingFeed(Feed):
@@ -42,15 +43,13 @@ class PollingFeed(Feed):
     interval: float = 1.0
 
     @abc.abstractmethod
-    def batch(self) -> list[tuple[str, Decimal, int]]:
+    def batch(self) -> Quotes:
         """The next ticks: (symbol, price, volume)."""
 
     def run(self, emit: Emit, stop: threading.Event) -> None:
         while not stop.is_set():
-            for symbol, price, volume in self.batch():
-                if stop.is_set():
-                    return
-                emit(symbol, price, volume)
+            if quotes := self.batch():
+                emit(quotes)
             stop.wait(self.interval)
 
 
@@ -84,7 +83,7 @@ class SyntheticFeed(PollingFeed):
                 vols[symbol] = float(returns.std(ddof=1))
         return vols
 
-    def batch(self) -> list[tuple[str, Decimal, int]]:
+    def batch(self) -> Quotes:
         shocks = self.rng.standard_normal(len(self.symbols))
         ticks = []
         for symbol, shock in zip(self.symbols, shocks):
@@ -126,7 +125,7 @@ class ReplayFeed(PollingFeed):
     def _path(open_: Decimal, high: Decimal, low: Decimal, close: Decimal) -> list[Decimal]:
         return [open_, low, high, close] if close >= open_ else [open_, high, low, close]
 
-    def batch(self) -> list[tuple[str, Decimal, int]]:
+    def batch(self) -> Quotes:
         if not self.sessions:
             return []
         session_no, point = divmod(self.position, self.POINTS_PER_SESSION)
@@ -151,11 +150,11 @@ def feed_build(kind: str, **options) -> Feed:
     raise ValueError(f"unknown feed {kind!r} (synthetic, replay)")
 
 
-def pipeline_emit(symbol: str, price: Decimal, volume: int) -> None:
-    from marketdata.pipeline import tick_ingest
+def pipeline_emit(quotes: Quotes) -> None:
+    from marketdata.pipeline import ticks_ingest
 
     close_old_connections()
-    tick_ingest(symbol=symbol, price=price, volume=volume, source="feed")
+    ticks_ingest(quotes, source="feed")
 
 
 class FeedRunner:
@@ -167,11 +166,11 @@ class FeedRunner:
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="market-feed", daemon=True)
 
-    def _safe_emit(self, symbol: str, price: Decimal, volume: int) -> None:
+    def _safe_emit(self, quotes: Quotes) -> None:
         try:
-            self.emit(symbol, price, volume)
+            self.emit(quotes)
         except Exception:
-            logger.exception("tick %s %s failed", symbol, price)
+            logger.exception("a batch of %d ticks failed", len(quotes))
             self.stop_event.wait(1.0)
 
     def _run(self) -> None:

@@ -166,10 +166,11 @@ class TradingConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(message)
         self.last_id = max(self.last_id, message["id"])
 
-    async def price_tick(self, event: dict) -> None:
-        tick = event["tick"]
-        if tick.get("symbol") in self.symbols:
-            await self.send_json({"channel": "price", "event": "tick", "data": tick, "timestamp": tick.get("timestamp")})
+    async def price_ticks(self, event: dict) -> None:
+        """A feed's batch: one frame per tick of a subscribed symbol."""
+        for tick in event["ticks"]:
+            if tick.get("symbol") in self.symbols:
+                await self.send_json({"channel": "price", "event": "tick", "data": tick, "timestamp": tick.get("timestamp")})
 
     # --- helpers ------------------------------------------------------------------
 

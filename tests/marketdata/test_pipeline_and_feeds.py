@@ -2,7 +2,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
 from alphaloop.models import AuditLog
@@ -31,8 +31,33 @@ def test_tick_ingest_stores_the_quote_dispatches_listeners_and_publishes_to_pric
     assert Quote.objects.get(instrument__symbol="AAPL").price == Decimal("187.123457")
     assert [(t.symbol, t.price) for t in listener_calls] == [("AAPL", Decimal("187.123457"))]
     message = async_to_sync(layer.receive)(channel)
-    assert message["type"] == "price.tick" and message["tick"]["symbol"] == "AAPL"
-    assert message["tick"]["price"] == "187.123457"
+    assert message["type"] == "price.ticks" and [t["symbol"] for t in message["ticks"]] == ["AAPL"]
+    assert message["ticks"][0]["price"] == "187.123457"
+
+
+@pytest.mark.django_db
+def test_a_feed_batch_is_one_message_and_a_bad_tick_is_left_out(instrument_factory, listener_calls):
+    instrument_factory("AAPL")
+    instrument_factory("MSFT")
+    layer = get_channel_layer()
+    quotes = [("AAPL", Decimal("190.10"), 300), ("NOPE", Decimal("5"), 1), ("MSFT", Decimal("410.25"), 200),
+              ("MSFT", Decimal("-1"), 1)]
+
+    async def ingest_and_listen():  # one event loop: channels-redis keeps its receive state per loop
+        channel = await layer.new_channel()
+        await layer.group_add("prices", channel)
+        ticks = await sync_to_async(pipeline.ticks_ingest)(quotes, source="test")
+        await layer.group_send("prices", {"type": "test.sentinel"})
+        return ticks, [await layer.receive(channel), await layer.receive(channel)]
+
+    ticks, (message, after) = async_to_sync(ingest_and_listen)()
+
+    assert [(t.symbol, t.price) for t in ticks] == [("AAPL", Decimal("190.10")), ("MSFT", Decimal("410.25"))]
+    assert [(t.symbol, t.volume) for t in listener_calls] == [("AAPL", 300), ("MSFT", 200)]
+    assert dict(Quote.objects.values_list("instrument__symbol", "price")) == {"AAPL": Decimal("190.10"),
+                                                                            "MSFT": Decimal("410.25")}
+    assert [(t["symbol"], t["price"]) for t in message["ticks"]] == [("AAPL", "190.100000"), ("MSFT", "410.250000")]
+    assert after["type"] == "test.sentinel"  # the whole batch was that one message
 
 
 @pytest.mark.django_db

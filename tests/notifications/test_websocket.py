@@ -155,9 +155,9 @@ async def test_price_ticks_arrive_only_for_subscribed_symbols(user, fresh_layer)
     await socket.send_json_to({"action": "subscribe", "symbols": ["aapl"]})
     assert (await socket.receive_json_from())["data"]["symbols"] == ["AAPL"]
 
-    for symbol, price in (("MSFT", "410.5"), ("AAPL", "190.1")):
-        tick = {"symbol": symbol, "price": price, "timestamp": "2026-11-23T15:30:00+00:00", "source": "t", "volume": 0}
-        await fresh_layer.group_send(PRICES_GROUP, {"type": "price.tick", "tick": tick})
+    ticks = [{"symbol": symbol, "price": price, "timestamp": "2026-11-23T15:30:00+00:00", "source": "t", "volume": 0}
+             for symbol, price in (("MSFT", "410.5"), ("AAPL", "190.1"), ("NVDA", "120"))]
+    await fresh_layer.group_send(PRICES_GROUP, {"type": "price.ticks", "ticks": ticks})
 
     message = await socket.receive_json_from()
     assert message == {"channel": "price", "event": "tick", "timestamp": "2026-11-23T15:30:00+00:00",
