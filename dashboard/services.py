@@ -30,17 +30,18 @@ from marketdata import calendar
 from orders.models import Account, ApprovalRequest, Order, TradingPlan
 from orders.selectors import (
     account_valuation,
+    book_load,
     breaker_active,
     plan_execution_rate,
     portfolio_exposure,
     previous_close_equity,
-    price_marks,
 )
 
 PCT = Decimal("0.01")
 RISK_ORDER = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 NEAR_ENTRY = Decimal("0.01")
 JOURNALS_SHOWN = 5
+OPEN_PLANS_SHOWN = 50
 
 
 def _pct(numerator: Decimal, denominator: Decimal) -> Decimal | None:
@@ -92,7 +93,8 @@ def risk_assess(*, account: Account, equity: Decimal, daily_return: Decimal | No
     return level, reasons
 
 
-def pending_actions_get(*, account: Account, now: datetime, marks: dict[str, Decimal], breaker: bool) -> list[dict]:
+def pending_actions_get(*, account: Account, now: datetime, marks: dict[str, tuple[Decimal, str]], breaker: bool,
+                        open_plans: list[TradingPlan]) -> list[dict]:
     actions: list[dict] = []
     if breaker:
         actions.append({"type": "breaker", "id": account.pk, "title": "Daily-loss breaker tripped: new orders are refused",
@@ -103,8 +105,8 @@ def pending_actions_get(*, account: Account, now: datetime, marks: dict[str, Dec
                         "title": f"Approve {plan.direction} {plan.quantity.normalize():f} {plan.symbol} @ {plan.entry_price:.2f} "
                                  f"({approval.source})"})
     soon = now + timedelta(hours=24)
-    for plan in TradingPlan.objects.filter(account=account, status__in=[TradingPlan.PENDING, TradingPlan.ACTIVE])[:50]:
-        price = marks.get(plan.symbol)
+    for plan in open_plans:
+        price = marks[plan.symbol][0] if plan.symbol in marks else None
         near = price is not None and plan.entry_price and abs(price - plan.entry_price) / plan.entry_price <= NEAR_ENTRY
         expiring = plan.valid_until is not None and plan.valid_until <= soon
         if near or expiring:
@@ -129,7 +131,12 @@ def pending_actions_get(*, account: Account, now: datetime, marks: dict[str, Dec
 
 def dashboard_summary(*, account: Account, now: datetime | None = None) -> dict:
     now = now or timezone.now()
-    valuation = account_valuation(account)
+    open_plans = list(TradingPlan.objects.filter(account=account, status__in=[TradingPlan.PENDING, TradingPlan.ACTIVE])
+                      .order_by("created_at", "id")[:OPEN_PLANS_SHOWN])
+    # One read of positions and prices (held symbols, option underlyings, plan symbols) serves
+    # the valuation, the exposure and the plans' distance to entry.
+    book = book_load(account, extra_symbols={plan.symbol for plan in open_plans})
+    valuation = account_valuation(account, book=book)
     equity = valuation["equity"]
     previous = previous_close_equity(account, at=now)
     daily_pnl = equity - previous
@@ -141,20 +148,17 @@ def dashboard_summary(*, account: Account, now: datetime | None = None) -> dict:
     )
     month_base = _base_equity(account, today.replace(day=1), snapshots)
     year_base = _base_equity(account, date(today.year, 1, 1), snapshots)
-    exposure = portfolio_exposure(account, at=now)
+    exposure = portfolio_exposure(account, at=now, book=book, equity=equity)
     breaker = breaker_active(account, at=now)
     risk_level, risk_reasons = risk_assess(account=account, equity=equity, daily_return=daily_return,
                                            exposure=exposure, positions=valuation["positions"], breaker=breaker)
-    marks = {p["symbol"]: p["price"] for p in valuation["positions"]}
-    plan_symbols = list(TradingPlan.objects.filter(account=account, status__in=[TradingPlan.PENDING, TradingPlan.ACTIVE])
-                        .values_list("symbol", flat=True).distinct()[:50])
-    if plan_symbols:
-        marks.update({s: m[0] for s, m in price_marks(plan_symbols).items()})
     latest_scan = Signal.objects.order_by("-as_of").values_list("as_of", flat=True).first()
     signals = list(
         Signal.objects.filter(as_of=latest_scan).exclude(direction=Signal.FLAT).order_by("-strength", "symbol")[:5]
     ) if latest_scan else []
     alerts = list(AlertHistory.objects.filter(account=account).order_by("-trigger_time", "-id")[:5])
+    active_plans = len(open_plans) if len(open_plans) < OPEN_PLANS_SHOWN else TradingPlan.objects.filter(
+        account=account, status__in=[TradingPlan.PENDING, TradingPlan.ACTIVE]).count()
     return {
         "account_id": account.pk,
         "account_code": account.code,
@@ -168,8 +172,7 @@ def dashboard_summary(*, account: Account, now: datetime | None = None) -> dict:
         "mtd_return_pct": _pct(equity - month_base, month_base),
         "ytd_return_pct": _pct(equity - year_base, year_base),
         "plan_execution_rate": plan_execution_rate(account),
-        "active_plans_count": TradingPlan.objects.filter(
-            account=account, status__in=[TradingPlan.PENDING, TradingPlan.ACTIVE]).count(),
+        "active_plans_count": active_plans,
         "risk_level": risk_level,
         "risk_reasons": risk_reasons,
         "exposure": {f"{greek}_{unit}": exposure[f"{greek}_{unit}"]
@@ -182,6 +185,7 @@ def dashboard_summary(*, account: Account, now: datetime | None = None) -> dict:
             {"id": h.pk, "alert_id": h.alert_id, "symbol": h.symbol, "trigger_price": h.trigger_price,
              "trigger_time": h.trigger_time, "action_taken": h.action_taken} for h in alerts
         ],
-        "pending_actions": pending_actions_get(account=account, now=now, marks=marks, breaker=breaker),
+        "pending_actions": pending_actions_get(account=account, now=now, marks=book.marks, breaker=breaker,
+                                               open_plans=open_plans),
         "positions": valuation["positions"],
     }

@@ -6,6 +6,8 @@ close, else its own average cost (an option contract without market data is carr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -59,13 +61,30 @@ def open_positions(account: Account) -> QuerySet[Position]:
     return Position.objects.filter(account=account).exclude(quantity=0).order_by("symbol")
 
 
-def account_positions_valued(account: Account) -> list[dict]:
-    """Every non-flat position with its mark, market value and unrealized P&L (money in cents)."""
+@dataclass(frozen=True)
+class Book:
+    """An account's open positions and the marks of their symbols and underlyings, read once.
+
+    Valuation and exposure both need them; the dashboard computes both from one ``Book``.
+    """
+
+    positions: list[Position]
+    marks: dict[str, tuple[Decimal, str]]
+
+
+def book_load(account: Account, *, extra_symbols: Iterable[str] = ()) -> Book:
+    """Open positions and one price read for their symbols, underlyings and ``extra_symbols``."""
     positions = list(open_positions(account))
-    marks = price_marks([p.symbol for p in positions])
+    symbols = {p.symbol for p in positions} | {p.underlying for p in positions if p.underlying} | set(extra_symbols)
+    return Book(positions=positions, marks=price_marks(sorted(symbols)))
+
+
+def account_positions_valued(account: Account, *, book: Book | None = None) -> list[dict]:
+    """Every non-flat position with its mark, market value and unrealized P&L (money in cents)."""
+    book = book or book_load(account)
     rows = []
-    for p in positions:
-        price, source = marks.get(p.symbol, (p.avg_cost, "cost"))
+    for p in book.positions:
+        price, source = book.marks.get(p.symbol, (p.avg_cost, "cost"))
         market_value = money(p.quantity * price * p.multiplier)
         cost_basis = p.book_cost
         rows.append({
@@ -88,9 +107,9 @@ def account_positions_valued(account: Account) -> list[dict]:
     return rows
 
 
-def account_valuation(account: Account) -> dict:
+def account_valuation(account: Account, *, book: Book | None = None) -> dict:
     """cash, market_value, equity, unrealized_pnl and the valued positions in one read."""
-    positions = account_positions_valued(account)
+    positions = account_positions_valued(account, book=book)
     market_value = sum((row["market_value"] for row in positions), ZERO)
     cash = _stored_cash(account)
     return {
@@ -196,7 +215,8 @@ def _years_to_expiry(expiry: date, today: date) -> float:
     return (expiry - today).days / greeks.DAYS_PER_YEAR
 
 
-def portfolio_exposure(account: Account, *, at: datetime | None = None) -> dict:
+def portfolio_exposure(account: Account, *, at: datetime | None = None, book: Book | None = None,
+                       equity: Decimal | None = None) -> dict:
     """Greeks of the account aggregated to dollars and to percent of equity (the dashboard's ``exposure``).
 
     Stocks contribute delta 1 per share. Options use Black-Scholes on the underlying's mark, the
@@ -204,15 +224,14 @@ def portfolio_exposure(account: Account, *, at: datetime | None = None) -> dict:
     :mod:`orders.greeks`: delta $ = stock-equivalent exposure, gamma $ = change of delta $ for a
     1% move, vega $ per vol point, theta $ per calendar day. ``*_pct`` = dollars / equity x 100
     (percent points: 45.5 means 45.5% of equity), 4 places. Options lacking an implied vol, strike,
-    expiry or underlying price are listed in ``unpriced`` and contribute nothing.
+    expiry or underlying price are listed in ``unpriced`` and contribute nothing. ``book`` and
+    ``equity``, when given, save reading them again.
     """
     at = at or timezone.now()
     today = timezone.localtime(at, ZoneInfo(settings.MARKET_TIME_ZONE)).date()
-    valuation = account_valuation(account)
-    equity = valuation["equity"]
-    positions = list(open_positions(account))
-    underlyings = [p.underlying or p.symbol for p in positions]
-    marks = price_marks(sorted(set(underlyings)))
+    book = book or book_load(account)
+    equity = account_valuation(account, book=book)["equity"] if equity is None else equity
+    positions, marks = book.positions, book.marks
     rate = float(settings.RISK_FREE_RATE)
     totals = {"delta": 0.0, "gamma": 0.0, "vega": 0.0, "theta": 0.0}
     rows, unpriced = [], []

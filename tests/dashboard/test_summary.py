@@ -96,6 +96,9 @@ def test_summary_query_count_does_not_grow_with_rows(api, book, django_assert_ma
 
     with CaptureQueriesContext(connection) as small:
         api.get("/api/v1/dashboard/summary")
+    # user and account, one read of positions + prices, cash, snapshots (2), signals (2), alerts, plans (2),
+    # approvals, partial orders, draft journals (2)
+    assert len(small.captured_queries) <= 16
     add_rows(15, 2)
     with django_assert_max_num_queries(len(small.captured_queries)):
         assert api.get("/api/v1/dashboard/summary").status_code == 200
