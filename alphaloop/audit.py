@@ -10,6 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from alphaloop.models import AuditLog
 from alphaloop.net import client_ip
+from alphaloop.versions import user_version, version_bump
 
 SECRET_KEYS = {"password", "token", "access", "refresh", "secret", "api_key", "ticket"}
 
@@ -45,8 +46,11 @@ def audit_log_create(
         if user is None and getattr(request, "user", None) is not None and request.user.is_authenticated:
             user = request.user
         ip_address = ip_address or client_ip(request)
+    user = user if user is not None and getattr(user, "pk", None) else None
+    if user is not None:
+        version_bump(user_version(user.pk))  # the user's cached reads (dashboard summary) are stale now
     return AuditLog.objects.create(
-        user=user if user is not None and getattr(user, "pk", None) else None,
+        user=user,
         action=action[:64],
         resource=resource[:128],
         payload=_clean(payload),

@@ -248,6 +248,8 @@ APPROVAL_TTL_MINUTES = config.get_int("APPROVAL_TTL_MINUTES", 60, minimum=1)
 PAPER_INITIAL_CASH = config.get_decimal("PAPER_INITIAL_CASH", "100000", minimum="0")
 RISK_FREE_RATE = config.get_decimal("RISK_FREE_RATE", "0.04", minimum="-1", maximum="1")
 ALERT_CHECK_INTERVAL_SECONDS = config.get_int("ALERT_CHECK_INTERVAL_SECONDS", 30, minimum=1)
+# The dashboard summary is cached per account this long (0: off); any change of the account or a quote ends it.
+DASHBOARD_CACHE_SECONDS = config.get_int("DASHBOARD_CACHE_SECONDS", 2, minimum=0)
 EQUITY_SNAPSHOT_TIME = config.get_time("EQUITY_SNAPSHOT_TIME", "16:30")
 WS_HEARTBEAT_SECONDS = config.get_int("WS_HEARTBEAT_SECONDS", 30, minimum=1)
 WS_TICKET_SECONDS = config.get_int("WS_TICKET_SECONDS", 30, minimum=1)

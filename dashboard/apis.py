@@ -5,7 +5,7 @@ from rest_framework.views import APIView
 from alphaloop.contract import query_data
 from alphaloop.scoping import user_account
 from dashboard.serializers import DashboardSummarySerializer
-from dashboard.services import dashboard_summary
+from dashboard.services import dashboard_summary_data
 
 
 class SummaryView(APIView):
@@ -13,4 +13,4 @@ class SummaryView(APIView):
                    responses=DashboardSummarySerializer, tags=["dashboard"])
     def get(self, request):
         account = user_account(request.user, query_data(request).get("account_id"))
-        return Response(DashboardSummarySerializer(dashboard_summary(account=account)).data)
+        return Response(dashboard_summary_data(account=account))

@@ -20,9 +20,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
+from alphaloop.versions import QUOTES, cache_call, user_version, version_get
+
 from alerts.models import AlertHistory
+from dashboard.serializers import DashboardSummarySerializer
 from equity.models import EquitySnapshot
 from factors.models import Signal
 from journal.models import TradeJournal
@@ -189,3 +193,24 @@ def dashboard_summary(*, account: Account, now: datetime | None = None) -> dict:
                                                open_plans=open_plans),
         "positions": valuation["positions"],
     }
+
+
+def dashboard_summary_data(*, account: Account) -> dict:
+    """The serialized summary, cached per account for ``DASHBOARD_CACHE_SECONDS``.
+
+    Keyed by the version stamps of the user's data and of the quotes (``alphaloop.versions``): an
+    order, fill, alert, plan or quote makes the next read recompute, so the cache never hides a
+    change of the account or its prices; only what moves without the user (a new signal scan, the
+    clock) can be up to ``DASHBOARD_CACHE_SECONDS`` old. Without a cache (Redis down) every read
+    computes.
+    """
+    seconds = settings.DASHBOARD_CACHE_SECONDS
+    stamps = version_get(user_version(account.user_id), QUOTES) if seconds > 0 else None
+    if stamps is None:
+        return DashboardSummarySerializer(dashboard_summary(account=account)).data
+    key = f"dashboard:summary:{account.pk}:{stamps}"
+    data = cache_call(cache.get, key)
+    if data is None:
+        data = dict(DashboardSummarySerializer(dashboard_summary(account=account)).data)
+        cache_call(cache.set, key, data, seconds)
+    return data

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from alphaloop.versions import QUOTES, version_bump
 from marketdata.models import Instrument, Quote
 
 logger = logging.getLogger(__name__)
@@ -58,23 +59,48 @@ def tick_listeners() -> dict[str, TickListener]:
     return dict(_listeners)
 
 
+PRICE_PLACES = Decimal("0.000001")
+
+
 class UnknownSymbol(ValueError):
     pass
 
 
 def quote_store(*, symbol: str, price: Decimal, timestamp: datetime | None = None, source: str = "feed", volume: int = 0) -> Tick:
     """Upsert the latest quote for ``symbol``; returns the tick that was stored."""
-    if price <= 0 or not price.is_finite():
-        raise ValueError("price must be a positive number")
-    instrument = Instrument.objects.filter(symbol=symbol).only("id").first()
-    if instrument is None:
-        raise UnknownSymbol(f"unknown symbol {symbol!r}")
-    tick = Tick(symbol=symbol, price=price.quantize(Decimal("0.000001")), timestamp=timestamp or timezone.now(), source=source, volume=volume)
-    Quote.objects.update_or_create(
-        instrument=instrument,
-        defaults={"price": tick.price, "timestamp": tick.timestamp, "source": source, "volume": volume},
-    )
-    return tick
+    ticks, problems = quotes_store([(symbol, price, volume)], timestamp=timestamp or timezone.now(), source=source)
+    if problems:
+        raise problems[0]
+    return ticks[0]
+
+
+def quotes_store(quotes: list[tuple[str, Decimal, int]], *, timestamp: datetime,
+                 source: str) -> tuple[list[Tick], list[ValueError]]:
+    """Upsert the latest quote of each (symbol, price, volume) in two queries, whatever the batch size.
+
+    Returns the stored ticks and, for each tick left out, why (an unknown symbol, a price that is
+    not a positive number). Of one symbol twice in a batch, the last price is the stored quote.
+    """
+    from marketdata.services import upsert_conflict_target
+
+    ids = dict(Instrument.objects.filter(symbol__in={symbol for symbol, _, _ in quotes}).values_list("symbol", "id"))
+    ticks, problems, rows = [], [], {}
+    for symbol, price, volume in quotes:
+        if not price.is_finite() or price <= 0:
+            problems.append(ValueError(f"{symbol}: price must be a positive number, got {price}"))
+            continue
+        if symbol not in ids:
+            problems.append(UnknownSymbol(f"unknown symbol {symbol!r}"))
+            continue
+        tick = Tick(symbol=symbol, price=price.quantize(PRICE_PLACES), timestamp=timestamp, source=source, volume=volume)
+        ticks.append(tick)
+        rows[ids[symbol]] = Quote(instrument_id=ids[symbol], price=tick.price, timestamp=timestamp, source=source,
+                                  volume=volume)
+    if rows:
+        Quote.objects.bulk_create(list(rows.values()), update_conflicts=True,
+                                  unique_fields=upsert_conflict_target(["instrument"]),
+                                  update_fields=["price", "timestamp", "source", "volume"])
+    return ticks, problems
 
 
 def tick_ingest(*, symbol: str, price: Decimal, timestamp: datetime | None = None, source: str = "feed", volume: int = 0) -> Tick:
@@ -87,14 +113,13 @@ def tick_ingest(*, symbol: str, price: Decimal, timestamp: datetime | None = Non
 def ticks_ingest(quotes: list[tuple[str, Decimal, int]], *, source: str = "feed") -> list[Tick]:
     """A feed's batch of (symbol, price, volume): each stored, then published and dispatched together.
 
-    A tick that cannot be stored (unknown symbol, bad price) is logged and left out; the rest go on.
+    The ticks of a batch share one timestamp, the moment the batch arrived (a feed's cycle is one
+    observation). A tick that cannot be stored (unknown symbol, bad price) is logged and left out;
+    the rest go on.
     """
-    ticks = []
-    for symbol, price, volume in quotes:
-        try:
-            ticks.append(quote_store(symbol=symbol, price=price, source=source, volume=volume))
-        except ValueError as exc:
-            logger.warning("tick %s %s dropped: %s", symbol, price, exc)
+    ticks, problems = quotes_store(quotes, timestamp=timezone.now(), source=source)
+    for problem in problems:
+        logger.warning("tick dropped: %s", problem)
     ticks_publish(ticks)
     return ticks
 
@@ -106,6 +131,7 @@ def ticks_publish(ticks: list[Tick]) -> None:
 
     if not ticks:
         return
+    version_bump(QUOTES)
     messages = [tick.as_message() for tick in ticks]
     group_send_safely(PRICES_GROUP, {"type": "price.ticks", "ticks": messages})
     tick_dispatch.delay(messages)

@@ -44,7 +44,7 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _conflict_target(fields: list[str]) -> list[str] | None:
+def upsert_conflict_target(fields: list[str]) -> list[str] | None:
     """MySQL/MariaDB upsert on any unique key and refuse an explicit target; SQLite needs one."""
     return fields if connection.features.supports_update_conflicts_with_target else None
 
@@ -150,7 +150,7 @@ def bars_import(*, symbol: str, rows: list[dict], name: str = "", is_synthetic: 
         [Bar(instrument=instrument, **row) for row in rows],
         batch_size=2000,
         update_conflicts=True,
-        unique_fields=_conflict_target(["instrument", "date"]),
+        unique_fields=upsert_conflict_target(["instrument", "date"]),
         update_fields=["open", "high", "low", "close", "adj_close", "volume"],
     )
     result = ImportResult(symbol=symbol, updated=len(existing), created=len(rows) - len(existing))
@@ -184,7 +184,7 @@ def fundamentals_import(*, records: list[dict], is_synthetic: bool = False) -> i
         ],
         batch_size=2000,
         update_conflicts=True,
-        unique_fields=_conflict_target(["instrument", "as_of"]),
+        unique_fields=upsert_conflict_target(["instrument", "as_of"]),
         update_fields=["eps", "book_value_per_share", "roe", "is_synthetic"],
     )
     return len(records)

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -29,6 +26,8 @@ from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from alphaloop.circuit import Circuit
+from alphaloop.versions import user_version, version_bump
 from notifications.models import LiveEvent
 
 logger = logging.getLogger(__name__)
@@ -61,33 +60,7 @@ def event_message(event: LiveEvent) -> dict[str, Any]:
     }
 
 
-class LayerCircuit:
-    """Skip live pushes for a while after the channel layer failed to connect, then try again."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._retry_at = 0.0
-        self.open = False
-
-    def allows(self) -> bool:
-        return not self.open or self.clock() >= self._retry_at
-
-    def failed(self, retry_seconds: float) -> bool:
-        """Open (or keep open) the circuit; True when this failure starts an outage."""
-        with self._lock:
-            started = not self.open
-            self.open, self._retry_at = True, self.clock() + retry_seconds
-            return started
-
-    def succeeded(self) -> bool:
-        """Close the circuit; True when this success ends an outage."""
-        with self._lock:
-            ended, self.open = self.open, False
-            return ended
-
-
-layer_circuit = LayerCircuit()
+layer_circuit = Circuit()
 
 
 async def _group_send_bounded(layer, group: str, message: dict[str, Any], timeout: float) -> None:
@@ -123,6 +96,7 @@ def event_deliver(*, user_id: int, channel: str, event: str, data: dict[str, Any
     row = LiveEvent.objects.create(
         user_id=user_id, channel=channel, event=event, data=_json_safe(data), timestamp=timezone.now()
     )
+    version_bump(user_version(user_id))
     pushed = group_send_safely(user_group(user_id), {"type": "live.event", "message": event_message(row)})
     return row, pushed
 

@@ -12,8 +12,9 @@ from alerts.models import AlertHistory, PriceAlert
 from equity.models import EquitySnapshot
 from factors.models import Signal
 from journal.models import TradeJournal
-from marketdata.pipeline import quote_store
+from marketdata.pipeline import quote_store, tick_ingest
 from orders.models import Account, ApprovalRequest, Position, TradingPlan
+from orders.services import breaker_check
 
 NOW = datetime(2026, 11, 24, 16, 0, tzinfo=dt_timezone.utc)  # Tuesday 11:00 ET, in session
 SPEC_FIELDS = {"account_id", "total_equity", "cash", "market_value", "daily_pnl", "daily_return_pct", "mtd_return_pct",
@@ -58,7 +59,7 @@ def test_summary_has_every_spec_field_with_exact_numbers(api, book):
     assert data["risk_level"] == "LOW" and data["plan_execution_rate"] is None
 
 
-def test_risk_level_and_pending_actions(api, book, user):
+def test_risk_level_and_pending_actions(api, book, user, settings):
     plan = TradingPlan.objects.create(account=book, symbol="MSFT", direction="LONG", entry_price=Decimal("401"),
                                       quantity=Decimal("10"))
     ApprovalRequest.objects.create(account=book, plan=plan, source="alert:1", token="ABC123")
@@ -68,9 +69,31 @@ def test_risk_level_and_pending_actions(api, book, user):
     assert data["risk_level"] == "MEDIUM" and "AAPL is 38% of equity" in data["risk_reasons"]
     assert [a["type"] for a in data["pending_actions"]] == ["approval", "plan", "journal"]
     assert data["active_plans_count"] == 1
-    Account.objects.filter(pk=book.pk).update(breaker_session=date(2026, 11, 24))
+    settings.MAX_DAILY_LOSS_PCT = Decimal("0.02")
+    tick_ingest(symbol="AAPL", price=Decimal("50"), source="test")  # 80,000 + 300 x 50 = 95,000: -2.06%
+    assert breaker_check(account=book, now=NOW)
     data = api.get("/api/v1/dashboard/summary").data
     assert data["risk_level"] == "CRITICAL" and data["pending_actions"][0]["type"] == "breaker"
+
+
+def test_the_cached_summary_never_hides_a_quote_or_an_order(api, book, django_assert_max_num_queries):
+    first = api.get("/api/v1/dashboard/summary").data
+    with django_assert_max_num_queries(2):  # the user and the account: the rest is the cached answer
+        assert api.get("/api/v1/dashboard/summary").data == first
+    tick_ingest(symbol="AAPL", price=Decimal("170"), source="test")
+    assert api.get("/api/v1/dashboard/summary").data["total_equity"] == "97000.00"  # 80,000 + 100 x 170
+    response = api.post("/api/v1/orders/submit", {"symbol": "MSFT", "side": "BUY", "quantity": "10",
+                                                   "order_type": "MARKET", "client_order_id": "cache-1"}, format="json")
+    assert response.status_code == 201, response.data
+    after = api.get("/api/v1/dashboard/summary").data
+    assert Decimal(after["cash"]) < Decimal("76000") and "MSFT" in [p["symbol"] for p in after["positions"]]
+
+
+def test_the_summary_cache_can_be_turned_off(api, book, settings):
+    settings.DASHBOARD_CACHE_SECONDS = 0
+    api.get("/api/v1/dashboard/summary")
+    Account.objects.filter(pk=book.pk).update(cash=Decimal("1.00"))  # a write outside the services
+    assert api.get("/api/v1/dashboard/summary").data["cash"] == "1.00"
 
 
 def test_summary_query_count_does_not_grow_with_rows(api, book, django_assert_max_num_queries, instrument_factory):
