@@ -112,7 +112,11 @@ def database(url: str) -> dict:
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # WAL lets the embedded beat thread and the web requests read while one writes.
         config["OPTIONS"] = {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
-    config["CONN_MAX_AGE"] = 0
+    # 0 (a connection per request) under ASGI: Django runs each request's sync code in a thread of
+    # its own, so a kept connection would be stranded with it. The WSGI entry point, whose threads
+    # live on, sets 60 (see alphaloop/wsgi.py).
+    config["CONN_MAX_AGE"] = get_int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
+    config["CONN_HEALTH_CHECKS"] = config["CONN_MAX_AGE"] > 0
     return config
 
 

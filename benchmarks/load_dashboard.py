@@ -57,9 +57,14 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its reaped children (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process, its live children (gunicorn's workers) and its reaped ones (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return 0.0
+    own = sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 @dataclass
@@ -117,15 +122,25 @@ class Site:
         port = free_port()
         proc = self.spawn([PYTHON, "manage.py", "serve", "--no-beat", "--host", "127.0.0.1", "--port", str(port)],
                           "server")
+        return self._await_port(port, proc, "server")
+
+    def serve_wsgi(self, *, workers: int, threads: int) -> tuple[str, subprocess.Popen]:
+        """gunicorn on the WSGI entry point, as the Procfile's ``web`` runs it."""
+        port = free_port()
+        proc = self.spawn([PYTHON, "-m", "gunicorn", "alphaloop.wsgi:application", "-b", f"127.0.0.1:{port}",
+                           "--workers", str(workers), "--threads", str(threads)], "gunicorn")
+        return self._await_port(port, proc, "gunicorn")
+
+    def _await_port(self, port: int, proc: subprocess.Popen, name: str) -> tuple[str, subprocess.Popen]:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(f"the server exited: {(self.workdir / 'server.log').read_text()[-3000:]}")
+                raise RuntimeError(f"{name} exited: {(self.workdir / f'{name}.log').read_text()[-3000:]}")
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     return f"http://127.0.0.1:{port}", proc
             time.sleep(0.2)
-        raise RuntimeError("the server did not start listening within 60 s")
+        raise RuntimeError(f"{name} did not start listening within 60 s")
 
     def close(self) -> None:
         import signal
@@ -235,17 +250,19 @@ async def client_loop(base: str, pick, stats: dict[str, Stats], *, start_at: flo
                 await asyncio.sleep(think * random.uniform(0.5, 1.5))
 
 
-async def run_load(base: str, endpoints: list[tuple[Endpoint, float]], *, clients: int, duration: float, warmup: float,
-                   think: float, cookies: dict[str, str] | None = None) -> dict[str, Stats]:
+async def run_load(base: str | list[str], endpoints: list[tuple[Endpoint, float]], *, clients: int, duration: float,
+                   warmup: float, think: float, cookies: dict[str, str] | None = None) -> dict[str, Stats]:
+    """Closed-loop clients; with several base URLs (web processes) the clients are spread over them in turn."""
+    bases = [base] if isinstance(base, str) else base
     stats = {endpoint.name: Stats(endpoint.name, seconds=duration) for endpoint, _ in endpoints}
     population = [endpoint for endpoint, _ in endpoints]
     weights = [weight for _, weight in endpoints]
     start_at = time.perf_counter() + warmup
     stop_at = start_at + duration
     await asyncio.gather(*(
-        client_loop(base, lambda: random.choices(population, weights)[0], stats, start_at=start_at, stop_at=stop_at,
-                    think=think, cookies=cookies or {})
-        for _ in range(clients)))
+        client_loop(bases[i % len(bases)], lambda: random.choices(population, weights)[0], stats, start_at=start_at,
+                    stop_at=stop_at, think=think, cookies=cookies or {})
+        for i in range(clients)))
     return stats
 
 
