@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.contrib.auth import signals
 from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -24,6 +28,8 @@ from alphaloop.audit import audit_log_create
 from alphaloop.openapi import ErrorSerializer
 from alphaloop.ws_tickets import ws_ticket_issue
 
+logger = logging.getLogger(__name__)
+
 
 class LoginRateThrottle(AnonRateThrottle):
     """Per-IP rate limit on credential endpoints, on top of django-axes' per-username lockout."""
@@ -32,6 +38,15 @@ class LoginRateThrottle(AnonRateThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def allow_request(self, request, view) -> bool:
+        """Fail open when the cache (Redis) is down: the lockout (in the database) still guards the
+        passwords, and a trader whose 5-minute token expires mid-outage can still sign in again."""
+        try:
+            return super().allow_request(request, view)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            logger.warning("login throttle unavailable (%s): allowing the request, the lockout still applies", exc)
+            return True
 
 
 LOCKED_OUT = OpenApiResponse(ErrorSerializer, description="Locked out after LOGIN_FAILURE_LIMIT failed logins "

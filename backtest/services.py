@@ -23,6 +23,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from alphaloop.audit import audit_log_create
+from alphaloop.exceptions import ServiceUnavailable
 from backtest.engine import Backtest, CommissionModel
 from backtest.models import BacktestRun
 from backtest.strategies import ParamError, get_strategy
@@ -76,14 +77,24 @@ def run_spec_validate(spec: RunSpec) -> RunSpec:
 
 
 def _enqueue(run_ids: list[int]) -> None:
+    """Queue the runs once their rows are committed; runs the queue refuses are FAILED, not left PENDING."""
+    from celery import group
+
     from backtest.tasks import backtest_run_task
 
-    if len(run_ids) == 1:
-        transaction.on_commit(lambda: backtest_run_task.delay(run_ids[0]))
-    else:
-        from celery import group
+    def send() -> None:
+        try:
+            if len(run_ids) == 1:
+                backtest_run_task.delay(run_ids[0])
+            else:
+                group(backtest_run_task.s(run_id) for run_id in run_ids).apply_async()
+        except ServiceUnavailable:
+            BacktestRun.objects.filter(pk__in=run_ids, status=BacktestRun.PENDING).update(
+                status=BacktestRun.FAILED, error="Not started: the task queue was unavailable.",
+                finished_at=timezone.now())
+            raise
 
-        transaction.on_commit(lambda: group(backtest_run_task.s(run_id) for run_id in run_ids).apply_async())
+    transaction.on_commit(send)
 
 
 def _create_row(user, spec: RunSpec, sweep_id: uuid.UUID | None = None) -> BacktestRun:

@@ -112,3 +112,11 @@ def _fresh_axes_and_cache(settings):
 
     cache.clear()
     yield
+
+
+@pytest.fixture
+def bot_api():
+    """A local fake of the Telegram Bot API (tests/telegram_fake.py)."""
+    from tests.telegram_fake import bot_api_serve
+
+    yield from bot_api_serve()

@@ -145,3 +145,22 @@ def test_cli_prints_json_after_import_bars(stored_bars, tmp_path):
     with pytest.raises(CommandError, match="params"):
         call_command("run_backtest", "--strategy", "sma_cross", "--symbol", "AAPL", "--start", "2024-01-02",
                      "--end", "2025-12-31", "--params", '{"fast": -1}')
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_the_task_queue_refuses_is_a_503_and_ends_failed_not_pending(user, stored_bars, monkeypatch):
+    from celery import Task
+    from kombu.exceptions import OperationalError
+
+    from tests.conftest import jwt_client
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(Task, "apply_async", broker_down)
+    response = jwt_client(user).post("/api/v1/backtest/run", body(), format="json")
+
+    assert response.status_code == 503 and response.data["code"] == "queue_unavailable"
+    assert response["Retry-After"] == "5"
+    run = BacktestRun.objects.get()
+    assert (run.status, run.error) == (BacktestRun.FAILED, "Not started: the task queue was unavailable.")

@@ -1,14 +1,11 @@
-"""Fixtures of the hardening tests: a trader with a little of everything, the log output, a fake Bot API."""
+"""Fixtures of the hardening tests: a trader with a little of everything, the log output, the processes a test starts."""
 
 from __future__ import annotations
 
 import io
-import json
 import logging
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.utils import timezone
@@ -97,36 +94,10 @@ def console_output():
         logger.setLevel(level)
 
 
-@dataclass
-class FakeBotApi:
-    """A local server answering every Bot API call with success, recording the paths it was called on."""
-
-    url: str = ""
-    paths: list = field(default_factory=list)
-
-
 @pytest.fixture
-def bot_api():
-    api = FakeBotApi()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            api.paths.append(self.path)
-            body = json.dumps({"ok": True, "result": {"message_id": 1}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    api.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield api
-    server.shutdown()
-    server.server_close()
+def processes():
+    """Every process a test starts is stopped (or was killed) before the database is flushed."""
+    started = []
+    yield started
+    for proc in started:
+        proc.stop()

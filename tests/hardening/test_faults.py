@@ -85,15 +85,6 @@ def worker_env():
     return _env
 
 
-@pytest.fixture
-def processes():
-    """Every process a test starts is stopped (or was killed) before the database is flushed."""
-    started: list[faultkit.Proc] = []
-    yield started
-    for proc in started:
-        proc.stop()
-
-
 def _plan(account: Account, symbol: str = "FLT"):
     Instrument.objects.get_or_create(symbol=symbol)
     quote_store(symbol=symbol, price=Decimal("50"), source="test")

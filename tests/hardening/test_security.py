@@ -127,6 +127,37 @@ def test_the_token_endpoint_locks_out_with_json_429_until_a_quiet_cool_off(user,
 
 
 @pytest.mark.django_db
+def test_with_the_cache_down_the_token_endpoint_still_signs_in_and_still_locks_out(user, settings):
+    from django.core.cache import caches
+
+    from alphaloop.versions import cache_circuit
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{_closed_port()}/0",
+                                   "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}}}
+    caches._connections.__dict__.pop("default", None)  # the next use builds the dead cache
+    client = APIClient()
+    try:
+        signed_in = client.post("/api/v1/auth/token", {"username": "trader", "password": PASSWORD}, format="json")
+        wrong = [client.post("/api/v1/auth/token", {"username": "trader", "password": "wrong"}, format="json").status_code
+                 for _ in range(settings.AXES_FAILURE_LIMIT)]
+    finally:
+        caches._connections.__dict__.pop("default", None)
+        cache_circuit.succeeded()
+
+    assert signed_in.status_code == 200 and "access" in signed_in.data
+    assert wrong[-1] == 429  # the lockout lives in the database
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.django_db
 def test_the_admin_login_locks_out_after_the_failure_limit_and_cools_off(staff_user, settings):
     client = Client()
     limit = settings.AXES_FAILURE_LIMIT
@@ -226,7 +257,7 @@ def test_no_token_password_ticket_or_bot_secret_reaches_a_log_line(user, setting
     secrets = {"password": PASSWORD, "access": tokens["access"], "refresh": tokens["refresh"],
                "new access": refreshed["access"], "new refresh": refreshed["refresh"], "ticket": ticket,
                "bot token": BOT_TOKEN, "bot secret": BOT_TOKEN.split(":")[1], "webhook secret": WEBHOOK_SECRET}
-    assert bot_api.paths == [f"/bot{BOT_TOKEN}/sendMessage"]  # the token did go out, to Telegram only
+    assert [path for path, _ in bot_api.requests] == [f"/bot{BOT_TOKEN}/sendMessage"]  # the token did go out, to Telegram only
     assert "Bad Request: /api/v1/notifications/telegram/webhook/[redacted]" in output
     assert "HANDSHAKING /ws/trading?[redacted]" in output
     assert [name for name, secret in secrets.items() if secret in output] == []
