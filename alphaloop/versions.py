@@ -2,9 +2,8 @@
 
 A cached read is keyed by the stamps of what it depends on (``version_get``); every write bumps
 the stamps it touches once its transaction commits (``version_bump``), so the next read misses
-and recomputes. Stamps in use: ``user:<id>`` (anything a user's own actions or events change:
-bumped by every audit row and live event of the user) and ``quotes`` (bumped by each batch of
-ticks).
+and recomputes. The stamp in use: ``user:<id>``, anything a user's own actions or events change,
+bumped by every audit row and live event of the user.
 
 The cache is optional: when it fails (Redis down), ``version_get`` answers None (the caller
 computes without caching), and the cache is left alone for ``CACHE_RETRY_SECONDS`` so a dead
@@ -25,7 +24,6 @@ from alphaloop.circuit import Circuit
 logger = logging.getLogger(__name__)
 
 CACHE_RETRY_SECONDS = 5.0
-QUOTES = "quotes"
 cache_circuit = Circuit()
 
 

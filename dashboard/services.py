@@ -16,6 +16,7 @@ Definitions (the README repeats them):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -23,7 +24,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from alphaloop.versions import QUOTES, cache_call, user_version, version_get
+from alphaloop.versions import cache_call, user_version, version_get
 
 from alerts.models import AlertHistory
 from dashboard.serializers import DashboardSummarySerializer
@@ -31,14 +32,16 @@ from equity.models import EquitySnapshot
 from factors.models import Signal
 from journal.models import TradeJournal
 from marketdata import calendar
-from orders.models import Account, ApprovalRequest, Order, TradingPlan
+from orders.models import Account, ApprovalRequest, Order, Position, TradingPlan
 from orders.selectors import (
     account_valuation,
-    book_load,
+    book_read,
     breaker_active,
+    open_positions,
     plan_execution_rate,
     portfolio_exposure,
     previous_close_equity,
+    stored_cash,
 )
 
 PCT = Decimal("0.01")
@@ -97,8 +100,61 @@ def risk_assess(*, account: Account, equity: Decimal, daily_return: Decimal | No
     return level, reasons
 
 
-def pending_actions_get(*, account: Account, now: datetime, marks: dict[str, tuple[Decimal, str]], breaker: bool,
-                        open_plans: list[TradingPlan]) -> list[dict]:
+@dataclass
+class AccountState:
+    """Everything in the summary that prices do not change, read in one go (and cached, see below)."""
+
+    positions: list[Position]
+    cash: Decimal
+    previous_close: Decimal
+    snapshots: list[tuple[date, Decimal]]
+    open_plans: list[TradingPlan]
+    active_plans: int
+    plan_execution_rate: Decimal | None
+    breaker: bool
+    signals: list[dict]
+    alerts: list[dict]
+    approval_actions: list[dict]
+    later_actions: list[dict]
+
+
+def account_state_load(*, account: Account, now: datetime) -> AccountState:
+    today = timezone.localtime(now, calendar.market_tz()).date()
+    open_plans = list(TradingPlan.objects.filter(account=account, status__in=[TradingPlan.PENDING, TradingPlan.ACTIVE])
+                      .order_by("created_at", "id")[:OPEN_PLANS_SHOWN])
+    latest_scan = Signal.objects.order_by("-as_of").values_list("as_of", flat=True).first()
+    signals = list(
+        Signal.objects.filter(as_of=latest_scan).exclude(direction=Signal.FLAT).order_by("-strength", "symbol")[:5]
+    ) if latest_scan else []
+    alerts = AlertHistory.objects.filter(account=account).order_by("-trigger_time", "-id")[:5]
+    breaker = breaker_active(account, at=now)
+    return AccountState(
+        positions=list(open_positions(account)),
+        cash=stored_cash(account),
+        previous_close=previous_close_equity(account, at=now),
+        snapshots=list(
+            EquitySnapshot.objects.filter(account=account, snapshot_date__gte=date(today.year - 1, 12, 1))
+            .order_by("snapshot_date").values_list("snapshot_date", "total_equity")
+        ),
+        open_plans=open_plans,
+        active_plans=len(open_plans) if len(open_plans) < OPEN_PLANS_SHOWN else TradingPlan.objects.filter(
+            account=account, status__in=[TradingPlan.PENDING, TradingPlan.ACTIVE]).count(),
+        plan_execution_rate=plan_execution_rate(account),
+        breaker=breaker,
+        signals=[
+            {"id": s.pk, "symbol": s.symbol, "as_of": s.as_of, "direction": s.direction, "strength": s.strength,
+             "win_rate": s.win_rate, "rr_ratio": s.rr_ratio, "sample_size": s.sample_size} for s in signals
+        ],
+        alerts=[
+            {"id": h.pk, "alert_id": h.alert_id, "symbol": h.symbol, "trigger_price": h.trigger_price,
+             "trigger_time": h.trigger_time, "action_taken": h.action_taken} for h in alerts
+        ],
+        approval_actions=_approval_actions(account, breaker),
+        later_actions=_order_and_journal_actions(account),
+    )
+
+
+def _approval_actions(account: Account, breaker: bool) -> list[dict]:
     actions: list[dict] = []
     if breaker:
         actions.append({"type": "breaker", "id": account.pk, "title": "Daily-loss breaker tripped: new orders are refused",
@@ -108,6 +164,11 @@ def pending_actions_get(*, account: Account, now: datetime, marks: dict[str, tup
         actions.append({"type": "approval", "id": approval.pk, "url": "/orders/#approvals",
                         "title": f"Approve {plan.direction} {plan.quantity.normalize():f} {plan.symbol} @ {plan.entry_price:.2f} "
                                  f"({approval.source})"})
+    return actions
+
+
+def _plan_actions(open_plans: list[TradingPlan], marks: dict[str, tuple[Decimal, str]], now: datetime) -> list[dict]:
+    actions = []
     soon = now + timedelta(hours=24)
     for plan in open_plans:
         price = marks[plan.symbol][0] if plan.symbol in marks else None
@@ -117,6 +178,11 @@ def pending_actions_get(*, account: Account, now: datetime, marks: dict[str, tup
             why = "price within 1% of entry" if near else "expires within 24 h"
             actions.append({"type": "plan", "id": plan.pk, "url": "/orders/#plans",
                             "title": f"Plan {plan.direction} {plan.symbol} @ {plan.entry_price:.2f}: {why}"})
+    return actions
+
+
+def _order_and_journal_actions(account: Account) -> list[dict]:
+    actions = []
     for order in Order.objects.filter(account=account, status=Order.PARTIALLY_FILLED)[:20]:
         actions.append({"type": "order", "id": order.pk, "url": "/orders/",
                         "title": f"Order #{order.pk} {order.side} {order.symbol} partially filled "
@@ -133,36 +199,23 @@ def pending_actions_get(*, account: Account, now: datetime, marks: dict[str, tup
     return actions
 
 
-def dashboard_summary(*, account: Account, now: datetime | None = None) -> dict:
+def dashboard_summary(*, account: Account, now: datetime | None = None, state: AccountState | None = None) -> dict:
+    """The summary: the account's state (read now unless given) valued at the latest prices, read now."""
     now = now or timezone.now()
-    open_plans = list(TradingPlan.objects.filter(account=account, status__in=[TradingPlan.PENDING, TradingPlan.ACTIVE])
-                      .order_by("created_at", "id")[:OPEN_PLANS_SHOWN])
-    # One read of positions and prices (held symbols, option underlyings, plan symbols) serves
-    # the valuation, the exposure and the plans' distance to entry.
-    book = book_load(account, extra_symbols={plan.symbol for plan in open_plans})
-    valuation = account_valuation(account, book=book)
-    equity = valuation["equity"]
-    previous = previous_close_equity(account, at=now)
+    state = state or account_state_load(account=account, now=now)
+    # One price read (held symbols, option underlyings, plan symbols) serves the valuation, the
+    # exposure and the plans' distance to entry.
+    book = book_read(state.positions, extra_symbols={plan.symbol for plan in state.open_plans})
+    valuation = account_valuation(account, book=book, cash=state.cash)
+    equity, previous = valuation["equity"], state.previous_close
     daily_pnl = equity - previous
     daily_return = (daily_pnl / previous) if previous > 0 else None
     today = timezone.localtime(now, calendar.market_tz()).date()
-    snapshots = list(
-        EquitySnapshot.objects.filter(account=account, snapshot_date__gte=date(today.year - 1, 12, 1))
-        .order_by("snapshot_date").values_list("snapshot_date", "total_equity")
-    )
-    month_base = _base_equity(account, today.replace(day=1), snapshots)
-    year_base = _base_equity(account, date(today.year, 1, 1), snapshots)
+    month_base = _base_equity(account, today.replace(day=1), state.snapshots)
+    year_base = _base_equity(account, date(today.year, 1, 1), state.snapshots)
     exposure = portfolio_exposure(account, at=now, book=book, equity=equity)
-    breaker = breaker_active(account, at=now)
     risk_level, risk_reasons = risk_assess(account=account, equity=equity, daily_return=daily_return,
-                                           exposure=exposure, positions=valuation["positions"], breaker=breaker)
-    latest_scan = Signal.objects.order_by("-as_of").values_list("as_of", flat=True).first()
-    signals = list(
-        Signal.objects.filter(as_of=latest_scan).exclude(direction=Signal.FLAT).order_by("-strength", "symbol")[:5]
-    ) if latest_scan else []
-    alerts = list(AlertHistory.objects.filter(account=account).order_by("-trigger_time", "-id")[:5])
-    active_plans = len(open_plans) if len(open_plans) < OPEN_PLANS_SHOWN else TradingPlan.objects.filter(
-        account=account, status__in=[TradingPlan.PENDING, TradingPlan.ACTIVE]).count()
+                                           exposure=exposure, positions=valuation["positions"], breaker=state.breaker)
     return {
         "account_id": account.pk,
         "account_code": account.code,
@@ -175,42 +228,39 @@ def dashboard_summary(*, account: Account, now: datetime | None = None) -> dict:
         "daily_return_pct": _pct(daily_pnl, previous),
         "mtd_return_pct": _pct(equity - month_base, month_base),
         "ytd_return_pct": _pct(equity - year_base, year_base),
-        "plan_execution_rate": plan_execution_rate(account),
-        "active_plans_count": active_plans,
+        "plan_execution_rate": state.plan_execution_rate,
+        "active_plans_count": state.active_plans,
         "risk_level": risk_level,
         "risk_reasons": risk_reasons,
         "exposure": {f"{greek}_{unit}": exposure[f"{greek}_{unit}"]
                      for greek in ("delta", "gamma", "vega", "theta") for unit in ("pct", "dollars")},
-        "recent_signals": [
-            {"id": s.pk, "symbol": s.symbol, "as_of": s.as_of, "direction": s.direction, "strength": s.strength,
-             "win_rate": s.win_rate, "rr_ratio": s.rr_ratio, "sample_size": s.sample_size} for s in signals
-        ],
-        "recent_alerts": [
-            {"id": h.pk, "alert_id": h.alert_id, "symbol": h.symbol, "trigger_price": h.trigger_price,
-             "trigger_time": h.trigger_time, "action_taken": h.action_taken} for h in alerts
-        ],
-        "pending_actions": pending_actions_get(account=account, now=now, marks=book.marks, breaker=breaker,
-                                               open_plans=open_plans),
+        "recent_signals": state.signals,
+        "recent_alerts": state.alerts,
+        "pending_actions": state.approval_actions + _plan_actions(state.open_plans, book.marks, now)
+        + state.later_actions,
         "positions": valuation["positions"],
     }
 
 
 def dashboard_summary_data(*, account: Account) -> dict:
-    """The serialized summary, cached per account for ``DASHBOARD_CACHE_SECONDS``.
+    """The serialized summary. Its price-independent part is cached per account for ``DASHBOARD_CACHE_SECONDS``.
 
-    Keyed by the version stamps of the user's data and of the quotes (``alphaloop.versions``): an
-    order, fill, alert, plan or quote makes the next read recompute, so the cache never hides a
-    change of the account or its prices; only what moves without the user (a new signal scan, the
-    clock) can be up to ``DASHBOARD_CACHE_SECONDS`` old. Without a cache (Redis down) every read
-    computes.
+    The cache key carries the version stamp of the user's data (``alphaloop.versions``: bumped by
+    each of the user's audit rows and live events) and the account row's ``updated_at``: an order,
+    fill, alert, plan, approval, breaker trip or trading-state switch makes the next read load the
+    state again; prices are read on every request. What changes without either (a new signal scan,
+    the session clock) is at most ``DASHBOARD_CACHE_SECONDS`` old. Without a cache (Redis down)
+    every read loads everything.
     """
+    now = timezone.now()
     seconds = settings.DASHBOARD_CACHE_SECONDS
-    stamps = version_get(user_version(account.user_id), QUOTES) if seconds > 0 else None
-    if stamps is None:
-        return DashboardSummarySerializer(dashboard_summary(account=account)).data
-    key = f"dashboard:summary:{account.pk}:{stamps}"
-    data = cache_call(cache.get, key)
-    if data is None:
-        data = dict(DashboardSummarySerializer(dashboard_summary(account=account)).data)
-        cache_call(cache.set, key, data, seconds)
-    return data
+    stamp = version_get(user_version(account.user_id)) if seconds > 0 else None
+    state = None
+    if stamp is not None:
+        # The account row's own changes (cash from fills, breaker, trading state) move updated_at.
+        key = f"dashboard:state:{account.pk}:{stamp}:{account.updated_at.timestamp()}"
+        state = cache_call(cache.get, key)
+        if state is None:
+            state = account_state_load(account=account, now=now)
+            cache_call(cache.set, key, state, seconds)
+    return DashboardSummarySerializer(dashboard_summary(account=account, now=now, state=state)).data

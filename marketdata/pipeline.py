@@ -22,7 +22,6 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from alphaloop.versions import QUOTES, version_bump
 from marketdata.models import Instrument, Quote
 
 logger = logging.getLogger(__name__)
@@ -131,7 +130,6 @@ def ticks_publish(ticks: list[Tick]) -> None:
 
     if not ticks:
         return
-    version_bump(QUOTES)
     messages = [tick.as_message() for tick in ticks]
     group_send_safely(PRICES_GROUP, {"type": "price.ticks", "ticks": messages})
     tick_dispatch.delay(messages)

@@ -74,7 +74,11 @@ class Book:
 
 def book_load(account: Account, *, extra_symbols: Iterable[str] = ()) -> Book:
     """Open positions and one price read for their symbols, underlyings and ``extra_symbols``."""
-    positions = list(open_positions(account))
+    return book_read(list(open_positions(account)), extra_symbols=extra_symbols)
+
+
+def book_read(positions: list[Position], *, extra_symbols: Iterable[str] = ()) -> Book:
+    """Positions already read, with one price read for their symbols, underlyings and ``extra_symbols``."""
     symbols = {p.symbol for p in positions} | {p.underlying for p in positions if p.underlying} | set(extra_symbols)
     return Book(positions=positions, marks=price_marks(sorted(symbols)))
 
@@ -107,11 +111,11 @@ def account_positions_valued(account: Account, *, book: Book | None = None) -> l
     return rows
 
 
-def account_valuation(account: Account, *, book: Book | None = None) -> dict:
+def account_valuation(account: Account, *, book: Book | None = None, cash: Decimal | None = None) -> dict:
     """cash, market_value, equity, unrealized_pnl and the valued positions in one read."""
     positions = account_positions_valued(account, book=book)
     market_value = sum((row["market_value"] for row in positions), ZERO)
-    cash = _stored_cash(account)
+    cash = stored_cash(account) if cash is None else cash
     return {
         "account_id": account.pk,
         "cash": cash,
@@ -122,7 +126,7 @@ def account_valuation(account: Account, *, book: Book | None = None) -> dict:
     }
 
 
-def _stored_cash(account: Account) -> Decimal:
+def stored_cash(account: Account) -> Decimal:
     """Cash as committed now: an ``Account`` instance held across a fill would be stale."""
     return Account.objects.values_list("cash", flat=True).get(pk=account.pk)
 
@@ -158,7 +162,7 @@ def previous_close_equity(account: Account, *, at: datetime | None = None) -> De
     # Summed in Python: SQLite adds DECIMAL columns as floats (SUM(cash_flow) of -10005.55 and 9978.38
     # comes back as -27.1700000000001), which would leak sub-cent noise into the breaker's reference.
     later = Fill.objects.filter(account=account, executed_at__gt=close_at).values_list("symbol", "side", "quantity", "cash_flow")
-    cash = _stored_cash(account)
+    cash = stored_cash(account)
     for symbol, side, quantity, cash_flow in later:
         cash -= cash_flow
         quantities[symbol] = quantities.get(symbol, ZERO) - (quantity if side == Order.BUY else -quantity)

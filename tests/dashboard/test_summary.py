@@ -59,7 +59,7 @@ def test_summary_has_every_spec_field_with_exact_numbers(api, book):
     assert data["risk_level"] == "LOW" and data["plan_execution_rate"] is None
 
 
-def test_risk_level_and_pending_actions(api, book, user, settings):
+def test_risk_level_and_pending_actions(api, book, user, settings, django_capture_on_commit_callbacks):
     plan = TradingPlan.objects.create(account=book, symbol="MSFT", direction="LONG", entry_price=Decimal("401"),
                                       quantity=Decimal("10"))
     ApprovalRequest.objects.create(account=book, plan=plan, source="alert:1", token="ABC123")
@@ -71,15 +71,17 @@ def test_risk_level_and_pending_actions(api, book, user, settings):
     assert data["active_plans_count"] == 1
     settings.MAX_DAILY_LOSS_PCT = Decimal("0.02")
     tick_ingest(symbol="AAPL", price=Decimal("50"), source="test")  # 80,000 + 300 x 50 = 95,000: -2.06%
-    assert breaker_check(account=book, now=NOW)
+    with django_capture_on_commit_callbacks(execute=True):  # the risk_warning goes out, as on a real commit
+        assert breaker_check(account=book, now=NOW)
     data = api.get("/api/v1/dashboard/summary").data
     assert data["risk_level"] == "CRITICAL" and data["pending_actions"][0]["type"] == "breaker"
 
 
 def test_the_cached_summary_never_hides_a_quote_or_an_order(api, book, django_assert_max_num_queries):
     first = api.get("/api/v1/dashboard/summary").data
-    with django_assert_max_num_queries(2):  # the user and the account: the rest is the cached answer
-        assert api.get("/api/v1/dashboard/summary").data == first
+    with django_assert_max_num_queries(3):  # the user, the account and the prices: the rest is cached
+        again = api.get("/api/v1/dashboard/summary").data
+    assert {k: v for k, v in again.items() if k != "as_of"} == {k: v for k, v in first.items() if k != "as_of"}
     tick_ingest(symbol="AAPL", price=Decimal("170"), source="test")
     assert api.get("/api/v1/dashboard/summary").data["total_equity"] == "97000.00"  # 80,000 + 100 x 170
     response = api.post("/api/v1/orders/submit", {"symbol": "MSFT", "side": "BUY", "quantity": "10",
@@ -129,3 +131,21 @@ def test_summary_query_count_does_not_grow_with_rows(api, book, django_assert_ma
 
 def test_outsider_cannot_pick_my_account(other_api, book):
     assert other_api.get(f"/api/v1/dashboard/summary?account_id={book.pk}").status_code == 404
+
+
+def test_an_admin_halting_the_account_shows_at_once_though_the_owner_did_nothing(api, book, staff_user):
+    from orders.services import account_trading_state_set
+
+    assert api.get("/api/v1/dashboard/summary").data["risk_level"] != "CRITICAL"
+    with time_machine.travel(NOW + timedelta(seconds=1), tick=False):  # the admin acts a second later
+        account_trading_state_set(account=book, state=Account.HALTED, user=staff_user)
+        data = api.get("/api/v1/dashboard/summary").data
+    assert data["risk_level"] == "CRITICAL" and "trading halted" in data["risk_reasons"]
+
+
+def test_any_change_of_the_account_row_ends_the_cached_state(api, book):
+    api.get("/api/v1/dashboard/summary")
+    later = NOW + timedelta(seconds=1)
+    with time_machine.travel(later, tick=False):  # e.g. a fill booked by a worker, with no event for the user yet
+        Account.objects.filter(pk=book.pk).update(cash=Decimal("70000.00"), updated_at=later)
+        assert api.get("/api/v1/dashboard/summary").data["cash"] == "70000.00"
