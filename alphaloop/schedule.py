@@ -1,4 +1,4 @@
-"""The periodic jobs of spec section 5, stored in django-celery-beat's database schedule.
+"""The periodic jobs of spec section 5 (and the nightly live-event prune), stored in django-celery-beat's database schedule.
 
 Idempotent: running it again updates the rows in place. Crontab times are in
 America/New_York so that 16:30 stays 16:30 ET across daylight saving changes;
@@ -46,6 +46,11 @@ def _jobs() -> list[dict]:
             "name": "signal_scan_job",
             "task": "factors.tasks.signal_scan_job",
             "crontab": {"minute": "45", "hour": "16", "day_of_week": "1-5"},
+        },
+        {
+            "name": "live_event_prune_job",
+            "task": "notifications.tasks.live_event_prune_job",
+            "crontab": {"minute": "15", "hour": "3", "day_of_week": "*"},
         },
     ]
 

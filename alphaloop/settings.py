@@ -256,6 +256,7 @@ WS_TICKET_SECONDS = config.get_int("WS_TICKET_SECONDS", 30, minimum=1)
 # A live push gives up after this long; after a failed connect, pushes pause this long (events stay stored).
 LIVE_PUSH_TIMEOUT_SECONDS = config.get_decimal("LIVE_PUSH_TIMEOUT_SECONDS", "2", minimum="0.1")
 LIVE_PUSH_RETRY_SECONDS = config.get_decimal("LIVE_PUSH_RETRY_SECONDS", "5", minimum="0.1")
+LIVE_EVENT_RETENTION_DAYS = config.get_int("LIVE_EVENT_RETENTION_DAYS", 30, minimum=1)
 SIGNAL_NOTIFY_MIN_STRENGTH = config.get_decimal("SIGNAL_NOTIFY_MIN_STRENGTH", "0.5", minimum="0", maximum="1")
 SIGNAL_HORIZON_DAYS = config.get_int("SIGNAL_HORIZON_DAYS", 10, minimum=1)
 BACKTEST_STALE_SECONDS = config.get_int("BACKTEST_STALE_SECONDS", 60, minimum=5)

@@ -10,15 +10,18 @@ transaction has committed (at once when there is none), never inside it.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 
 from alphaloop.audit import audit_log_create
 from alphaloop.exceptions import ApplicationError
 from notifications.exceptions import TransportError
-from notifications.models import NotificationLog, NotificationPreference
+from notifications.models import LiveEvent, NotificationLog, NotificationPreference
 from notifications.selectors import CHANNELS, EVENT_TYPES, notification_channels_for, notification_preferences_get
 from notifications.transports import TRANSPORTS, Message
 
@@ -183,3 +186,21 @@ def notification_preferences_set(
         ip_address=ip_address,
     )
     return notification_preferences_get(user=user)
+
+
+@transaction.atomic
+def live_events_prune(*, now: datetime | None = None) -> int:
+    """Delete live events older than ``LIVE_EVENT_RETENTION_DAYS``; returns how many.
+
+    They only serve a reconnecting client's catch-up (the notification log keeps the record).
+    The newest row always stays, so event ids keep rising even where the database would reuse
+    the highest freed id (SQLite).
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.LIVE_EVENT_RETENTION_DAYS)
+    newest = LiveEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    deleted, _ = LiveEvent.objects.filter(timestamp__lt=cutoff).exclude(pk=newest).delete()
+    if deleted:
+        audit_log_create(action="live_events.prune", resource="live_events",
+                         payload={"deleted": deleted, "older_than": cutoff.isoformat()})
+    return deleted
