@@ -40,10 +40,6 @@ def _failed(exc: Exception) -> None:
         logger.warning("cache unavailable (%s): cached reads off for %gs at a time", exc, CACHE_RETRY_SECONDS)
 
 
-def cache_available() -> bool:
-    return cache_circuit.allows()
-
-
 def cache_call(function, *args, **kwargs):
     """Run a cache operation; None (and the circuit opened) when the cache fails."""
     if not cache_circuit.allows():
