@@ -3,7 +3,7 @@
 Masked: JWTs (access and refresh), WebSocket tickets, Telegram bot tokens, the Telegram webhook's
 secret path segment, query strings of logged URLs, and the configured secret values themselves
 (``SECRET_KEY``, ``JWT_SIGNING_KEY``, ``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_WEBHOOK_SECRET``,
-``OPENAI_API_KEY``). ``settings.LOGGING`` puts the filter on the console handler, so the request log
+``OPENAI_API_KEY``, ``ALPACA_API_KEY``, ``ALPACA_SECRET_KEY``). ``settings.LOGGING`` puts the filter on the console handler, so the request log
 (``django.request``, ``django.channels.server`` under ``runserver``), httpx and every app logger are
 covered. ``tests/hardening/test_security.py`` logs in, refreshes, connects a WebSocket with a token,
 sends a Telegram message and calls the webhook, and finds none of the secrets in the output.
@@ -17,7 +17,8 @@ import re
 from django.conf import settings
 
 MASK = "[redacted]"
-SECRET_SETTINGS = ("SECRET_KEY", "JWT_SIGNING_KEY", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "OPENAI_API_KEY")
+SECRET_SETTINGS = ("SECRET_KEY", "JWT_SIGNING_KEY", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "OPENAI_API_KEY",
+                   "ALPACA_API_KEY", "ALPACA_SECRET_KEY")
 PATTERNS = (
     # A JWT: base64url header and payload (both JSON objects, so "eyJ"), then the signature.
     (re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), MASK),

@@ -265,6 +265,38 @@ MARKET_FEED = config.get_choice("MARKET_FEED", "synthetic", choices=("replay", "
 MARKET_FEED_INTERVAL_SECONDS = config.get_decimal("MARKET_FEED_INTERVAL_SECONDS", "2", minimum="0.01")
 MARKET_FEED_SPEED = config.get_decimal("MARKET_FEED_SPEED", "60", minimum="0.01")
 
+# --- Alpaca: a real brokerage account and real market data (README "Connect a real account") ---
+# BROKER=alpaca is the short name of REAL_BROKER_ADAPTER=orders.brokers.alpaca.AlpacaBroker.
+BROKER = config.get_choice("BROKER", "", choices=("alpaca",))
+BROKER_ADAPTERS = {"alpaca": "orders.brokers.alpaca.AlpacaBroker"}
+if BROKER:
+    if REAL_BROKER_ADAPTER and REAL_BROKER_ADAPTER != BROKER_ADAPTERS[BROKER]:
+        raise config.ImproperlyConfigured(
+            f"BROKER={BROKER} names {BROKER_ADAPTERS[BROKER]} but REAL_BROKER_ADAPTER={REAL_BROKER_ADAPTER}: set one of them"
+        )
+    REAL_BROKER_ADAPTER = BROKER_ADAPTERS[BROKER]
+ALPACA_API_KEY = env.str("ALPACA_API_KEY", default="")
+ALPACA_SECRET_KEY = env.str("ALPACA_SECRET_KEY", default="")
+ALPACA_PAPER = config.get_bool("ALPACA_PAPER", True)
+
+
+def _alpaca_url(name: str, schemes: tuple[str, ...]) -> str:
+    """An endpoint override; empty means the SDK's own endpoint (paper or live by ALPACA_PAPER)."""
+    value = env.str(name, default="")
+    if value and not value.startswith(schemes):
+        raise config.ImproperlyConfigured(f"{name} must start with {' or '.join(schemes)}, got {value!r}")
+    return value
+
+
+ALPACA_TRADING_URL = _alpaca_url("ALPACA_TRADING_URL", ("https://", "http://"))
+ALPACA_DATA_URL = _alpaca_url("ALPACA_DATA_URL", ("https://", "http://"))
+ALPACA_TRADING_STREAM_URL = _alpaca_url("ALPACA_TRADING_STREAM_URL", ("wss://", "ws://"))
+ALPACA_DATA_STREAM_URL = _alpaca_url("ALPACA_DATA_STREAM_URL", ("wss://", "ws://"))  # names the feed: .../v2/iex
+ALPACA_TIMEOUT_SECONDS = config.get_decimal("ALPACA_TIMEOUT_SECONDS", "10", minimum="0.1")
+ALPACA_MAX_RETRIES = config.get_int("ALPACA_MAX_RETRIES", 3, minimum=0)
+ALPACA_MAX_RETRY_AFTER_SECONDS = config.get_int("ALPACA_MAX_RETRY_AFTER_SECONDS", 30, minimum=0)
+ALPACA_CANCEL_CONFIRM_SECONDS = config.get_decimal("ALPACA_CANCEL_CONFIRM_SECONDS", "5", minimum="0")
+
 # --- Notifications and LLM ------------------------------------------------------
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
 TELEGRAM_CHAT_ID = env.str("TELEGRAM_CHAT_ID", default="")
