@@ -32,6 +32,14 @@ class BrokerUnavailable(Exception):
     """The venue could not be reached or did not answer: the outcome of the call is unknown."""
 
 
+class CancelRefused(BrokerUnavailable):
+    """The venue answered that the order cannot be cancelled (it filled, expired or is unknown there).
+
+    A subclass of :class:`BrokerUnavailable` so that a caller that only knows that one keeps the
+    order open: its final state comes from the venue's reports, never from the refused cancel.
+    """
+
+
 @dataclass(frozen=True)
 class BrokerFill:
     quantity: Decimal
@@ -48,6 +56,8 @@ class BrokerAck:
     accepted: bool
     broker_order_id: str = ""
     reason: str = ""
+    #: The venue's own code of a refusal (Alpaca: ``"40310000"`` insufficient buying power, ...).
+    code: str = ""
     fills: tuple[BrokerFill, ...] = field(default_factory=tuple)
     stop_triggered: bool = False
 
@@ -64,6 +74,7 @@ class BrokerAccount:
     cash: Decimal
     equity: Decimal
     currency: str = "USD"
+    buying_power: Decimal | None = None
 
 
 class Broker(abc.ABC):
@@ -73,6 +84,10 @@ class Broker(abc.ABC):
     #: A real venue that moves real money. ``ORDER_MODE=REAL`` accepts only adapters with ``real = True``.
     real: bool = True
 
+    @classmethod
+    def check_settings(cls) -> None:
+        """Raise ``ImproperlyConfigured`` when the venue's settings (credentials, ...) are missing or wrong."""
+
     @abc.abstractmethod
     def submit(self, order: Order) -> BrokerAck:
         """Send a committed NEW order. Refusals return ``BrokerAck(accepted=False, reason=...)``;
@@ -80,11 +95,13 @@ class Broker(abc.ABC):
 
     @abc.abstractmethod
     def cancel(self, order: Order) -> None:
-        """Cancel an open order at the venue; raise :class:`BrokerUnavailable` if that cannot be confirmed."""
+        """Cancel an open order at the venue and return once the venue confirms it; raise
+        :class:`CancelRefused` when the venue says it cannot be cancelled and :class:`BrokerUnavailable`
+        when the cancel cannot be confirmed."""
 
     @abc.abstractmethod
     def status(self, order: Order) -> str:
-        """The venue's status of the order, one of ``Order.STATUSES``."""
+        """The venue's status of the order, one of ``Order.STATUSES`` (``NEW``: the venue never received it)."""
 
     @abc.abstractmethod
     def positions(self, account: Account) -> list[BrokerPosition]:
@@ -121,7 +138,7 @@ def real_broker_class(path: str | None = None) -> type[Broker]:
 def real_broker_check() -> None:
     """Start-up gate (``OrdersConfig.ready``): REAL mode refuses to start without a usable adapter."""
     if settings.ORDER_MODE == "REAL":
-        real_broker_class()
+        real_broker_class().check_settings()
 
 
 def routes_to_paper(account: Account) -> bool:
