@@ -1,0 +1,125 @@
+"""manage.py fetch_bars --provider alpaca: adjusted daily bars from (a local) Alpaca, through the import upsert."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from marketdata.models import Bar
+from tests.alpaca_fake import alpaca_fake, alpaca_settings  # noqa: F401  (fixtures)
+
+# AAPL split 4-for-1 after 2020-01-03: Alpaca's raw prices are 4x the adjusted ones before it.
+AAPL_RAW = [(date(2020, 1, 2), "296.24", "300.60", "295.19", "300.35", 33_870_100),
+            (date(2020, 1, 3), "297.15", "300.58", "296.50", "297.43", 36_580_700),
+            (date(2020, 1, 6), "74.29", "75.15", "73.80", "74.95", 118_387_200)]
+AAPL_ADJUSTED = [(date(2020, 1, 2), "74.06", "75.15", "73.7975", "75.0875", 135_480_400),
+                 (date(2020, 1, 3), "74.2875", "75.145", "74.125", "74.3575", 146_322_800),
+                 (date(2020, 1, 6), "74.29", "75.15", "73.80", "74.95", 118_387_200)]
+SPY_RAW = [(date(2020, 1, 2), "323.54", "324.89", "322.53", "324.87", 59_151_200),
+           (date(2020, 1, 3), "321.16", "323.64", "321.10", "322.41", 77_709_700)]
+
+
+def _fetch(*args: str) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("fetch_bars", "--provider", "alpaca", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def _stored(symbol: str) -> list[tuple]:
+    return list(Bar.objects.filter(instrument__symbol=symbol).order_by("date")
+                .values_list("date", "open", "high", "low", "close", "adj_close", "volume"))
+
+
+@pytest.fixture
+def alpaca(alpaca_settings):
+    alpaca_settings.add_bars("AAPL", AAPL_RAW, adjusted=AAPL_ADJUSTED)
+    alpaca_settings.add_bars("SPY", SPY_RAW)
+    alpaca_settings.bars.page_limit = 2  # five bars: three pages
+    return alpaca_settings
+
+
+@pytest.mark.django_db
+def test_fetch_bars_imports_split_and_dividend_adjusted_bars_over_every_page(alpaca):
+    out, _ = _fetch("--symbols", "AAPL,spy", "--start", "2020-01-01", "--end", "2020-01-31")
+
+    assert _stored("AAPL") == [(d, D(o), D(h), D(low), D(c), D(c), v) for d, o, h, low, c, v in AAPL_ADJUSTED]
+    assert _stored("SPY") == [(d, D(o), D(h), D(low), D(c), D(c), v) for d, o, h, low, c, v in SPY_RAW]
+    pages = [r.query for r in alpaca.requests if r.path == "/v2/stocks/bars"]
+    assert len(pages) == 3 and [bool(p.get("page_token")) for p in pages] == [False, True, True]
+    assert {(p["symbols"], p["timeframe"], p["adjustment"]) for p in pages} == {("AAPL,SPY", "1Day", "all")}
+    assert "AAPL: 3 new, 0 updated bars (2020-01-02 to 2020-01-06)" in out
+    assert "SPY: 2 new, 0 updated bars (2020-01-02 to 2020-01-03)" in out
+
+
+@pytest.mark.django_db
+def test_fetching_again_updates_in_place_and_writes_no_bar_twice(alpaca):
+    _fetch("--symbols", "AAPL,SPY", "--start", "2020-01-01")
+    # A dividend later: Alpaca now adjusts the history a little further down.
+    alpaca.add_bars("SPY", SPY_RAW, adjusted=[(date(2020, 1, 2), "321.00", "322.00", "320.00", "321.50", 59_151_200),
+                                              (date(2020, 1, 3), "320.00", "321.00", "319.00", "320.00", 77_709_700)])
+
+    out, _ = _fetch("--symbols", "AAPL,SPY", "--start", "2020-01-01")
+
+    assert "AAPL: 0 new, 3 updated bars" in out and "SPY: 0 new, 2 updated bars" in out
+    assert Bar.objects.count() == 5
+    assert [close for *_, close, _adj, _v in _stored("SPY")] == [D("321.5"), D("320")]
+
+
+@pytest.mark.django_db
+def test_a_bar_that_is_not_sound_imports_nothing(alpaca):
+    alpaca.add_bars("SPY", [*SPY_RAW, (date(2020, 1, 6), "320", "319", "318", "321", 100)])  # high below close
+
+    with pytest.raises(CommandError, match="1 bad bar"):
+        _fetch("--symbols", "AAPL,SPY", "--start", "2020-01-01")
+
+    assert Bar.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_an_alpaca_refusal_is_a_clear_error_and_nothing_is_imported(alpaca):
+    alpaca.fail_next("GET", "/v2/stocks/bars", status=403,
+                     body={"code": 40310000, "message": "subscription does not permit querying recent SIP data"})
+
+    with pytest.raises(CommandError) as refused:
+        _fetch("--symbols", "AAPL", "--start", "2020-01-01", "--feed", "sip")
+
+    assert str(refused.value) == ("Alpaca refused the request (HTTP 403): subscription does not permit querying "
+                                  "recent SIP data; nothing was imported.")
+    assert [r.query.get("feed") for r in alpaca.requests if r.path == "/v2/stocks/bars"] == ["sip"]
+    assert Bar.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_symbol_alpaca_has_no_bars_for_is_reported_and_creates_nothing(alpaca):
+    out, err = _fetch("--symbols", "AAPL,NOPE", "--start", "2020-01-01")
+
+    assert "AAPL: 3 new" in out and "NOPE: no bars from Alpaca in that range (unknown symbol?)" in err
+    assert not Bar.objects.filter(instrument__symbol="NOPE").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--symbols", "AAPL", "--start", "2020-02-01", "--end", "2020-01-01"], "--end 2020-01-01 is before --start 2020-02-01"),
+        (["--symbols", "AAPL", "--start", "01/02/2020"], "'01/02/2020' is not a date (YYYY-MM-DD)"),
+        (["--symbols", " , ", "--start", "2020-01-01"], "--symbols names no symbol"),
+    ],
+)
+def test_bad_arguments_are_refused_with_the_argument_named(alpaca, args, message):
+    with pytest.raises(CommandError) as refused:
+        _fetch(*args)
+
+    assert str(refused.value) == message
+
+
+@pytest.mark.django_db
+def test_without_alpaca_keys_the_command_says_which_settings_to_set(settings):
+    settings.ALPACA_API_KEY = settings.ALPACA_SECRET_KEY = ""
+
+    with pytest.raises(CommandError, match="Alpaca needs ALPACA_API_KEY and ALPACA_SECRET_KEY"):
+        _fetch("--symbols", "AAPL", "--start", "2020-01-01")
