@@ -123,3 +123,12 @@ def test_without_alpaca_keys_the_command_says_which_settings_to_set(settings):
 
     with pytest.raises(CommandError, match="Alpaca needs ALPACA_API_KEY and ALPACA_SECRET_KEY"):
         _fetch("--symbols", "AAPL", "--start", "2020-01-01")
+
+
+@pytest.mark.django_db
+def test_fetching_over_a_synthetic_demo_symbol_says_its_other_bars_stay_synthetic(alpaca, instrument_factory):
+    instrument_factory("AAPL", is_synthetic=True)
+
+    _, err = _fetch("--symbols", "AAPL", "--start", "2020-01-01")
+
+    assert "AAPL holds synthetic demo bars: outside 2020-01-02 to 2020-01-06 they are still synthetic" in err
