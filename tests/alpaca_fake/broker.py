@@ -71,6 +71,19 @@ def parse_decimal(raw, name: str) -> Decimal:
     return value
 
 
+def parse_time(raw: str | None, name: str) -> dt.datetime | None:
+    """An RFC 3339 timestamp or a date from a query string (naive means UTC, as Alpaca reads it)."""
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(raw), dt.time(0), tzinfo=UTC)
+        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise AlpacaError(422, CODE_INVALID, f"invalid {name}: {raw}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def asset_id(symbol: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"alpaca-fake/asset/{symbol}"))
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from tests.alpaca_fake.broker import CODE_INVALID, CODE_UNPROCESSABLE, AlpacaError
+from tests.alpaca_fake.broker import CODE_INVALID, CODE_UNPROCESSABLE, AlpacaError, parse_time
 
 NEW_YORK = ZoneInfo("America/New_York")
 UTC = dt.timezone.utc
@@ -45,18 +45,6 @@ class FakeBar:
                 "vw": float(round(vwap, 6))}
 
 
-def _parse_time(raw: str | None, name: str) -> dt.datetime | None:
-    if not raw:
-        return None
-    try:
-        if len(raw) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(raw), dt.time(0), tzinfo=UTC)
-        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise AlpacaError(422, CODE_INVALID, f"invalid {name}: {raw}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @dataclass
 class FakeBars:
     """Daily bars per symbol, raw and (optionally) split/dividend adjusted."""
@@ -82,7 +70,7 @@ class FakeBars:
             raise AlpacaError(422, CODE_INVALID, f"invalid adjustment: {adjustment}")
         if (params.get("feed") or "sip") not in FEEDS:
             raise AlpacaError(422, CODE_INVALID, f"invalid feed: {params.get('feed')}")
-        start, end = _parse_time(params.get("start"), "start"), _parse_time(params.get("end"), "end")
+        start, end = parse_time(params.get("start"), "start"), parse_time(params.get("end"), "end")
         try:
             limit = int(params.get("limit") or 1000)
         except ValueError:

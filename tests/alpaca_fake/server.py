@@ -34,7 +34,6 @@ import asyncio
 import datetime as dt
 import json
 import threading
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -51,6 +50,7 @@ from tests.alpaca_fake.broker import (
     FakeBrokerage,
     FakeOrder,
     now,
+    parse_time,
     rfc3339,
     text,
 )
@@ -511,8 +511,8 @@ class FakeAlpaca:
         symbols = [s for s in query.get("symbols", "").split(",") if s] or None
         with self._lock:
             return web.json_response(self.brokerage.orders_query(
-                status=query.get("status", "open"), limit=limit, after=_time(query.get("after")),
-                until=_time(query.get("until")), direction=query.get("direction", "desc"), symbols=symbols,
+                status=query.get("status", "open"), limit=limit, after=parse_time(query.get("after"), "after"),
+                until=parse_time(query.get("until"), "until"), direction=query.get("direction", "desc"), symbols=symbols,
                 side=query.get("side"),
             ))
 
@@ -559,7 +559,7 @@ class FakeAlpaca:
             raise AlpacaError(422, 40010001, "invalid date or page_size") from None
         with self._lock:
             return web.json_response(self.brokerage.activities(
-                after=_time(query.get("after")), until=_time(query.get("until")), date=day,
+                after=parse_time(query.get("after"), "after"), until=parse_time(query.get("until"), "until"), date=day,
                 direction=query.get("direction", "desc"), page_size=page_size, page_token=query.get("page_token"),
             ))
 
@@ -695,26 +695,3 @@ class FakeAlpaca:
         connection.authenticated = True
         await self._send_data(connection, [{"T": "success", "msg": "authenticated"}])
 
-
-def _time(raw: str | None) -> dt.datetime | None:
-    if not raw:
-        return None
-    try:
-        if len(raw) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(raw), dt.time(0), tzinfo=dt.timezone.utc)
-        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise AlpacaError(422, 40010001, f"invalid timestamp {raw}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-
-
-def wait_until(condition, *, timeout: float = 10.0, interval: float = 0.02):
-    """Poll ``condition`` until it returns something truthy (for conditions in other threads)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("the condition did not become true in time")
-        time.sleep(interval)

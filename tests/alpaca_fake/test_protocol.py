@@ -30,7 +30,7 @@ from alpaca.trading.requests import (
 from alpaca.trading.stream import TradingStream
 from websockets.sync.client import connect
 
-from tests.alpaca_fake import FakeAlpaca, alpaca_fake  # noqa: F401  (fixture)
+from tests.alpaca_fake import FakeAlpaca
 
 UTC = dt.timezone.utc
 
@@ -147,6 +147,8 @@ def test_account_and_positions_follow_the_fills(client, alpaca_fake):
     with pytest.raises(APIError) as missing:
         client.get_open_position("TSLA")
     assert missing.value.status_code == 404
+    alpaca_fake.set_position("NVDA", 5, "120.5")  # shares transferred in: no order, no cash moved
+    assert (client.get_open_position("NVDA").qty, client.get_account().cash) == ("5", "100004.1")
 
 
 def test_fill_activities_page_like_alpacas_and_name_the_execution(client, alpaca_fake):

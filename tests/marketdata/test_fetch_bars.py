@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from marketdata.models import Bar
-from tests.alpaca_fake import alpaca_fake, alpaca_settings  # noqa: F401  (fixtures)
+from tests.alpaca_fake import FakeAlpaca
 
 # AAPL split 4-for-1 after 2020-01-03: Alpaca's raw prices are 4x the adjusted ones before it.
 AAPL_RAW = [(date(2020, 1, 2), "296.24", "300.60", "295.19", "300.35", 33_870_100),
@@ -35,11 +35,15 @@ def _stored(symbol: str) -> list[tuple]:
 
 
 @pytest.fixture
-def alpaca(alpaca_settings):
-    alpaca_settings.add_bars("AAPL", AAPL_RAW, adjusted=AAPL_ADJUSTED)
-    alpaca_settings.add_bars("SPY", SPY_RAW)
-    alpaca_settings.bars.page_limit = 2  # five bars: three pages
-    return alpaca_settings
+def alpaca(settings):
+    """A local Alpaca with AAPL (split-adjusted) and SPY bars, AlphaLoop's ALPACA_* settings pointed at it."""
+    with FakeAlpaca() as fake:
+        for name, value in fake.settings().items():
+            setattr(settings, name, value)
+        fake.add_bars("AAPL", AAPL_RAW, adjusted=AAPL_ADJUSTED)
+        fake.add_bars("SPY", SPY_RAW)
+        fake.bars.page_limit = 2  # five bars: three pages
+        yield fake
 
 
 @pytest.mark.django_db

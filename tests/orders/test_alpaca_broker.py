@@ -17,21 +17,24 @@ import pytest
 
 from alphaloop.models import AuditLog
 from orders.models import Order
-from tests.alpaca_fake import alpaca_fake, alpaca_settings  # noqa: F401  (fixtures)
+from tests.alpaca_fake import FakeAlpaca
 
 ROOT = Path(__file__).resolve().parents[2]
 ADAPTER = "orders.brokers.alpaca.AlpacaBroker"
 
 
 @pytest.fixture
-def alpaca(settings, alpaca_settings, account, aapl):
-    """A real (non-paper) account in REAL mode routed to the fake Alpaca; AAPL quoted at 100 on both sides."""
-    settings.ORDER_MODE = "REAL"
-    settings.REAL_BROKER_ADAPTER = ADAPTER
-    account.is_paper = False
-    account.save()
-    alpaca_settings.set_price("AAPL", "100")
-    return alpaca_settings
+def alpaca(settings, account, aapl):
+    """A real (non-paper) account in REAL mode routed to a local Alpaca; AAPL quoted at 100 on both sides."""
+    with FakeAlpaca() as fake:
+        for name, value in fake.settings().items():
+            setattr(settings, name, value)
+        settings.ORDER_MODE = "REAL"
+        settings.REAL_BROKER_ADAPTER = ADAPTER
+        account.is_paper = False
+        account.save()
+        fake.set_price("AAPL", "100")
+        yield fake
 
 
 def _submit(api, **body):
