@@ -3,6 +3,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from backtest.models import BacktestRun
+from backtest.services import MAX_SWEEP_RUNS
 from backtest.strategies import STRATEGIES
 
 
@@ -22,8 +23,10 @@ class RunRequestSerializer(serializers.Serializer):
 
 
 class SweepRequestSerializer(RunRequestSerializer):
-    grid = serializers.DictField(child=serializers.ListField(child=serializers.JSONField(), min_length=1),
-                                 help_text='Parameter -> values, e.g. {"fast": [5, 10], "slow": [20, 50]}')
+    grid = serializers.DictField(
+        child=serializers.ListField(child=serializers.JSONField(), min_length=1, max_length=MAX_SWEEP_RUNS),
+        help_text=f'Parameter -> values, e.g. {{"fast": [5, 10], "slow": [20, 50]}}; at most {MAX_SWEEP_RUNS} '
+                  'combinations (the product of the list lengths, checked before any run is built)')
 
 
 class RunAcceptedSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 BENCHMARK = "SPY"
 HEARTBEAT_SECONDS = 5
 MAX_SWEEP_RUNS = 200
+"""The most runs one sweep may queue; also the longest value list of one parameter (a longer one could never fit)."""
 
 
 @dataclass(frozen=True)
@@ -115,14 +117,32 @@ def backtest_run_create(*, user, spec: RunSpec, request=None) -> BacktestRun:
     return run
 
 
+def sweep_grid_check(strategy_id: str, grid: dict[str, list]) -> None:
+    """Refuse a grid that is empty, names a parameter the strategy lacks, or has more than MAX_SWEEP_RUNS
+    combinations. It only counts: the size is the product of the list lengths, known before any
+    combination is built (a 1 KB body can describe 10^8 of them)."""
+    if not grid or not all(isinstance(v, list) and v for v in grid.values()):
+        raise ValidationError({"grid": ["Give each parameter a non-empty list of values."]})
+    try:
+        known = get_strategy(strategy_id).param_schema()
+    except ParamError as exc:
+        raise ValidationError({"strategy_id": [exc.message]}) from None
+    if unknown := [name for name in grid if name not in known]:
+        raise ValidationError({"grid": [f"{strategy_id} has no parameter {', '.join(map(repr, unknown))} "
+                                        f"(takes {', '.join(known) or 'no parameters'})."]})
+    if long := [name for name, values in grid.items() if len(values) > MAX_SWEEP_RUNS]:
+        raise ValidationError({"grid": [f"{name}: {len(grid[name])} values; at most {MAX_SWEEP_RUNS}." for name in long]})
+    size = math.prod(len(values) for values in grid.values())
+    if size > MAX_SWEEP_RUNS:
+        sizes = " x ".join(str(len(values)) for values in grid.values())
+        raise ValidationError({"grid": [f"{sizes} = {size} combinations; at most {MAX_SWEEP_RUNS} runs per sweep."]})
+
+
 @transaction.atomic
 def backtest_sweep_create(*, user, spec: RunSpec, grid: dict[str, list], request=None) -> tuple[uuid.UUID, list[BacktestRun]]:
     """One run per combination of the grid's values, queued as a Celery group (spread over workers)."""
-    if not grid or not all(isinstance(v, list) and v for v in grid.values()):
-        raise ValidationError({"grid": ["Give each parameter a non-empty list of values."]})
+    sweep_grid_check(spec.strategy_id, grid)
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-    if len(combos) > MAX_SWEEP_RUNS:
-        raise ValidationError({"grid": [f"{len(combos)} combinations; at most {MAX_SWEEP_RUNS}."]})
     specs = [run_spec_validate(RunSpec(**{**spec.__dict__, "params": {**spec.params, **combo}})) for combo in combos]
     sweep_id = uuid.uuid4()
     runs = [_create_row(user, s, sweep_id) for s in specs]

@@ -164,3 +164,34 @@ def test_a_run_the_task_queue_refuses_is_a_503_and_ends_failed_not_pending(user,
     assert response["Retry-After"] == "5"
     run = BacktestRun.objects.get()
     assert (run.status, run.error) == (BacktestRun.FAILED, "Not started: the task queue was unavailable.")
+
+
+def test_a_sweep_over_the_cap_is_refused_before_any_combination_is_built(api, stored_bars, monkeypatch):
+    """4 parameters x 100 values is 10^8 combinations (gigabytes if built): counted first, refused at once."""
+
+    def no_grid_may_be_built(*iterables):
+        raise AssertionError("the grid was built before its size was checked")
+
+    monkeypatch.setattr("itertools.product", no_grid_may_be_built)
+    grid = {"top_n": list(range(1, 101)), "rebalance_days": list(range(1, 101)),
+            "min_history": list(range(1, 101)), "min_dollar_volume": list(range(100))}
+    response = api.post("/api/v1/backtest/sweep", body(strategy_id="factor_rank", params={}, grid=grid), format="json")
+
+    assert response.status_code == 400
+    assert response.data["grid"] == ["100 x 100 x 100 x 100 = 100000000 combinations; at most 200 runs per sweep."]
+    assert not BacktestRun.objects.exists()
+
+
+def test_a_sweep_value_list_longer_than_the_cap_is_refused_naming_the_parameter(api, stored_bars):
+    response = api.post("/api/v1/backtest/sweep", body(grid={"slow": list(range(31, 332))}), format="json")
+
+    assert response.status_code == 400 and "grid" in response.data, response.data
+    assert "slow" in str(response.data["grid"]) and "200" in str(response.data["grid"])
+    assert not BacktestRun.objects.exists()
+
+
+def test_a_sweep_over_a_parameter_the_strategy_lacks_is_refused_naming_it(api, stored_bars):
+    response = api.post("/api/v1/backtest/sweep", body(grid={"fast": [5, 10], "period": [3, 4]}), format="json")
+
+    assert response.status_code == 400 and "period" in str(response.data["grid"]), response.data
+    assert not BacktestRun.objects.exists()
