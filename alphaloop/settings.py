@@ -247,6 +247,8 @@ PAPER_MAX_FILL_QTY = config.get_decimal("PAPER_MAX_FILL_QTY", "0", minimum="0")
 APPROVAL_TTL_MINUTES = config.get_int("APPROVAL_TTL_MINUTES", 60, minimum=1)
 PAPER_INITIAL_CASH = config.get_decimal("PAPER_INITIAL_CASH", "100000", minimum="0")
 RISK_FREE_RATE = config.get_decimal("RISK_FREE_RATE", "0.04", minimum="-1", maximum="1")
+# Annual risk-free rate of backtest Sharpe/Sortino/alpha when a run gives none (0, as backtrader, vectorbt, empyrical).
+BACKTEST_RISK_FREE_RATE = config.get_decimal("BACKTEST_RISK_FREE_RATE", "0", minimum="-0.1", maximum="1")
 ALERT_CHECK_INTERVAL_SECONDS = config.get_int("ALERT_CHECK_INTERVAL_SECONDS", 30, minimum=1)
 # The dashboard summary is cached per account this long (0: off); any change of the account or a quote ends it.
 DASHBOARD_CACHE_SECONDS = config.get_int("DASHBOARD_CACHE_SECONDS", 2, minimum=0)

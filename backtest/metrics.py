@@ -6,7 +6,9 @@ empyrical-reloaded to 1e-6 on the same equity curve):
 - Returns are the simple bar-to-bar returns of the equity curve,
   ``r_t = E_t / E_{t-1} - 1`` (the first bar has none). ``N`` = number of
   returns, ``P`` = ``periods_per_year`` (252). The annual risk-free rate is
-  turned into a per-bar rate ``rf = (1 + risk_free_rate) ** (1 / P) - 1``.
+  turned into a per-bar rate ``rf = (1 + risk_free_rate) ** (1 / P) - 1``; the result's
+  ``risk_free_rate`` says which annual rate was used (backtests default to 0, as backtrader,
+  vectorbt and empyrical do).
 - ``total_return`` = ``E_last / E_first - 1``.
 - ``cagr`` = ``(E_last / E_first) ** (P / N) - 1`` (years counted in bars,
   as empyrical does, not calendar days); -1 when the equity ends at 0, None
@@ -206,4 +208,5 @@ def compute_metrics(
         "exposure_time": float(exposed.mean()),
         "alpha": alpha,
         "beta": beta,
+        "risk_free_rate": float(risk_free_rate),
     }

@@ -15,6 +15,8 @@ class BacktestRun(models.Model):
     initial_capital = models.DecimalField(max_digits=20, decimal_places=2)
     commission = models.DecimalField(max_digits=10, decimal_places=6, default=0)
     slippage_bps = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    risk_free_rate = models.DecimalField(max_digits=8, decimal_places=6, default=0,
+                                         help_text="Annual risk-free rate the Sharpe, Sortino and alpha were measured against")
     sweep_id = models.UUIDField(null=True, blank=True, db_index=True, help_text="Runs of one parameter grid")
     status = models.CharField(max_length=16, choices=STATUSES, default=PENDING)
     progress = models.FloatField(default=0.0)

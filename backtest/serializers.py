@@ -20,6 +20,9 @@ class RunRequestSerializer(serializers.Serializer):
                                           help_text="Fraction of notional per fill, e.g. 0.002")
     slippage_bps = serializers.DecimalField(max_digits=10, decimal_places=4, min_value=Decimal("0"),
                                             max_value=Decimal("1000"), default=Decimal("0"))
+    risk_free_rate = serializers.DecimalField(
+        max_digits=8, decimal_places=6, min_value=Decimal("-0.1"), max_value=Decimal("1"), required=False,
+        help_text="Annual risk-free rate for Sharpe, Sortino and alpha, e.g. 0.04; default BACKTEST_RISK_FREE_RATE (0)")
 
 
 class SweepRequestSerializer(RunRequestSerializer):
@@ -44,7 +47,7 @@ class RunSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = BacktestRun
         fields = ["id", "strategy_id", "params", "symbols", "start_date", "end_date", "initial_capital", "commission",
-                  "slippage_bps", "sweep_id", "status", "progress", "error", "metrics", "created_at", "finished_at"]
+                  "slippage_bps", "risk_free_rate", "sweep_id", "status", "progress", "error", "metrics", "created_at", "finished_at"]
         read_only_fields = fields
 
 

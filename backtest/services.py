@@ -49,6 +49,8 @@ class RunSpec:
     initial_capital: Decimal
     commission: Decimal = Decimal("0")
     slippage_bps: Decimal = Decimal("0")
+    risk_free_rate: Decimal | None = None
+    """Annual rate for Sharpe, Sortino and alpha; None: ``BACKTEST_RISK_FREE_RATE`` (default 0)."""
 
 
 def run_spec_validate(spec: RunSpec) -> RunSpec:
@@ -74,8 +76,9 @@ def run_spec_validate(spec: RunSpec) -> RunSpec:
     if missing := [s for s in symbols if s not in with_bars]:
         raise ValidationError({"symbols": [f"No bars between {spec.start_date} and {spec.end_date} for: {', '.join(missing)}."]})
     params = {name: getattr(parsed, name) for name in strategy.param_schema()}
+    risk_free_rate = settings.BACKTEST_RISK_FREE_RATE if spec.risk_free_rate is None else spec.risk_free_rate
     return RunSpec(spec.strategy_id, params, symbols, spec.start_date, spec.end_date, spec.initial_capital,
-                   spec.commission, spec.slippage_bps)
+                   spec.commission, spec.slippage_bps, risk_free_rate)
 
 
 def _enqueue(run_ids: list[int]) -> None:
@@ -103,7 +106,8 @@ def _create_row(user, spec: RunSpec, sweep_id: uuid.UUID | None = None) -> Backt
     return BacktestRun.objects.create(
         user=user, strategy_id=spec.strategy_id, params=spec.params, symbols=spec.symbols,
         start_date=spec.start_date, end_date=spec.end_date, initial_capital=spec.initial_capital,
-        commission=spec.commission, slippage_bps=spec.slippage_bps, sweep_id=sweep_id,
+        commission=spec.commission, slippage_bps=spec.slippage_bps, risk_free_rate=spec.risk_free_rate,
+        sweep_id=sweep_id,
     )
 
 
@@ -172,7 +176,8 @@ def backtest_compute(spec: RunSpec, progress=None):
         slippage_bps=float(spec.slippage_bps),
         progress=progress,
         benchmark_returns=benchmark,
-        risk_free_rate=float(settings.RISK_FREE_RATE),
+        # The backtest's own rate (default 0, as backtrader, vectorbt and empyrical), not the options RISK_FREE_RATE.
+        risk_free_rate=float(settings.BACKTEST_RISK_FREE_RATE if spec.risk_free_rate is None else spec.risk_free_rate),
     ).run()
 
 
@@ -194,7 +199,7 @@ def backtest_execute(*, run_id: int) -> BacktestRun | None:
         return None
     run = BacktestRun.objects.get(pk=run_id)
     spec = RunSpec(run.strategy_id, run.params, run.symbols, run.start_date, run.end_date, run.initial_capital,
-                   run.commission, run.slippage_bps)
+                   run.commission, run.slippage_bps, run.risk_free_rate)
     last_beat = [timezone.now()]
 
     def progress(fraction: float) -> None:

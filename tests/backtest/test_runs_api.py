@@ -195,3 +195,35 @@ def test_a_sweep_over_a_parameter_the_strategy_lacks_is_refused_naming_it(api, s
 
     assert response.status_code == 400 and "period" in str(response.data["grid"]), response.data
     assert not BacktestRun.objects.exists()
+
+
+def _sharpe_by_empyrical(equity_curve: list[dict], annual_rate: float) -> float:
+    import empyrical
+    import pandas as pd
+
+    equity = pd.Series([p["equity"] for p in equity_curve], index=pd.to_datetime([p["date"] for p in equity_curve]))
+    per_day = (1 + annual_rate) ** (1 / 252) - 1
+    return float(empyrical.sharpe_ratio(equity.pct_change().dropna(), risk_free=per_day, period="daily"))
+
+
+def test_a_backtest_sharpe_is_measured_against_a_zero_risk_free_rate_as_other_tools_do(api, stored_bars, settings):
+    """backtrader, vectorbt and empyrical default to 0; the options rate (RISK_FREE_RATE) is not the backtest's."""
+    settings.RISK_FREE_RATE = Decimal("0.04")
+    run = api.get(api.post("/api/v1/backtest/run", body(), format="json").data["results_url"]).data
+
+    assert run["risk_free_rate"] == "0.000000" and run["metrics"]["risk_free_rate"] == 0.0
+    assert run["metrics"]["sharpe"] == pytest.approx(_sharpe_by_empyrical(run["equity_curve"], 0.0), abs=1e-4)
+    assert run["metrics"]["sharpe"] != pytest.approx(_sharpe_by_empyrical(run["equity_curve"], 0.04), abs=1e-3)
+
+
+def test_a_backtest_takes_its_risk_free_rate_from_the_run_or_the_setting_and_says_which(api, stored_bars, settings):
+    settings.BACKTEST_RISK_FREE_RATE = Decimal("0.02")
+    by_setting = api.get(api.post("/api/v1/backtest/run", body(), format="json").data["results_url"]).data
+    by_run = api.get(api.post("/api/v1/backtest/run", body(risk_free_rate="0.05"), format="json").data["results_url"]).data
+
+    assert (by_setting["risk_free_rate"], by_setting["metrics"]["risk_free_rate"]) == ("0.020000", 0.02)
+    assert (by_run["risk_free_rate"], by_run["metrics"]["risk_free_rate"]) == ("0.050000", 0.05)
+    assert by_setting["metrics"]["sharpe"] == pytest.approx(_sharpe_by_empyrical(by_setting["equity_curve"], 0.02), abs=1e-4)
+    assert by_run["metrics"]["sharpe"] == pytest.approx(_sharpe_by_empyrical(by_run["equity_curve"], 0.05), abs=1e-4)
+    refused = api.post("/api/v1/backtest/run", body(risk_free_rate="2"), format="json")
+    assert refused.status_code == 400 and "risk_free_rate" in refused.data

@@ -28,6 +28,8 @@ class Command(BaseCommand):
         parser.add_argument("--cash", default="10000")
         parser.add_argument("--commission", default="0", help="fraction of notional, e.g. 0.002")
         parser.add_argument("--slippage-bps", default="0")
+        parser.add_argument("--risk-free-rate", default=None,
+                            help="annual rate for Sharpe/Sortino/alpha, e.g. 0.04 (default BACKTEST_RISK_FREE_RATE, 0)")
         parser.add_argument("--params", default="{}", help="JSON object of strategy parameters")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument("--plot", default=None, help="write the equity curve with drawdown to this PNG")
@@ -36,12 +38,13 @@ class Command(BaseCommand):
         try:
             params = json.loads(opts["params"])
             cash, commission, slippage = (Decimal(opts[k]) for k in ("cash", "commission", "slippage_bps"))
+            risk_free_rate = None if opts["risk_free_rate"] is None else Decimal(opts["risk_free_rate"])
         except (json.JSONDecodeError, InvalidOperation) as exc:
-            raise CommandError(f"Bad --params/--cash/--commission: {exc}") from None
+            raise CommandError(f"Bad --params/--cash/--commission/--risk-free-rate: {exc}") from None
         symbols = [s for arg in opts["symbol"] for s in arg.split(",") if s.strip()]
         try:
             spec = run_spec_validate(RunSpec(opts["strategy"], params, symbols, opts["start"], opts["end"], cash,
-                                             commission, slippage))
+                                             commission, slippage, risk_free_rate))
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in exc.detail.items())) from None
         result = backtest_compute(spec, progress=None if opts["json"] else self._progress)
@@ -76,7 +79,8 @@ class Command(BaseCommand):
             f"{data['strategy_id']} {data['params']} on {', '.join(data['symbols'])} {data['start']} -> {data['end']}",
             f"  final equity   {m['final_equity']:,.2f} (from {data['initial_capital']:,.2f})",
             f"  total return   {pct(m['total_return'])}   CAGR {pct(m['cagr'])}   volatility {pct(m['annual_volatility'])}",
-            f"  Sharpe {num(m['sharpe'])}   Sortino {num(m['sortino'])}   Calmar {num(m['calmar'])}",
+            f"  Sharpe {num(m['sharpe'])}   Sortino {num(m['sortino'])}   Calmar {num(m['calmar'])}"
+            f"   (risk-free rate {pct(m['risk_free_rate'])})",
             f"  max drawdown   {pct(m['max_dd'])} over {m['max_dd_duration_days']} days",
             f"  trades {m['n_trades']}   win rate {pct(m['win_rate'])}   profit factor {num(m['profit_factor'])}"
             f"   expectancy {num(m['expectancy'])}",
