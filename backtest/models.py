@@ -10,6 +10,8 @@ class BacktestRun(models.Model):
     strategy_id = models.CharField(max_length=64)
     params = models.JSONField(default=dict)
     symbols = models.JSONField(default=list)
+    default_universe = models.BooleanField(default=False, help_text="symbols is the strategy's default universe "
+                                                                    "(the request named none)")
     start_date = models.DateField()
     end_date = models.DateField()
     initial_capital = models.DecimalField(max_digits=20, decimal_places=2)

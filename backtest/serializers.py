@@ -14,7 +14,9 @@ class RunRequestSerializer(serializers.Serializer):
     initial_capital = serializers.DecimalField(max_digits=20, decimal_places=2, min_value=Decimal("1"),
                                                max_value=Decimal("1000000000000"))
     params = serializers.DictField(required=False, default=dict)
-    symbols = serializers.ListField(child=serializers.CharField(max_length=32), min_length=1, max_length=500)
+    symbols = serializers.ListField(
+        child=serializers.CharField(max_length=32), min_length=1, max_length=500, required=False,
+        help_text="Default: the strategy's default_universe (GET backtest/strategies); the result says which was used")
     commission = serializers.DecimalField(max_digits=10, decimal_places=6, min_value=Decimal("0"),
                                           max_value=Decimal("0.1"), default=Decimal("0"),
                                           help_text="Fraction of notional per fill, e.g. 0.002")
@@ -47,7 +49,7 @@ class RunSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = BacktestRun
         fields = ["id", "strategy_id", "params", "symbols", "start_date", "end_date", "initial_capital", "commission",
-                  "slippage_bps", "risk_free_rate", "sweep_id", "status", "progress", "error", "metrics", "created_at", "finished_at"]
+                  "slippage_bps", "risk_free_rate", "default_universe", "sweep_id", "status", "progress", "error", "metrics", "created_at", "finished_at"]
         read_only_fields = fields
 
 
@@ -62,3 +64,5 @@ class StrategySerializer(serializers.Serializer):
     id = serializers.CharField()
     description = serializers.CharField()
     params = serializers.DictField()
+    default_universe = serializers.JSONField(
+        help_text='Symbols a run trades when it names none: a list, or "stocks" (every active stock with bars in the window)')

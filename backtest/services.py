@@ -27,7 +27,7 @@ from alphaloop.audit import audit_log_create
 from alphaloop.exceptions import ServiceUnavailable
 from backtest.engine import Backtest, CommissionModel
 from backtest.models import BacktestRun
-from backtest.strategies import ParamError, get_strategy
+from backtest.strategies import STOCKS, ParamError, get_strategy
 from marketdata.models import Bar, Instrument
 from marketdata.selectors import panel_load
 
@@ -43,7 +43,8 @@ MAX_SWEEP_RUNS = 200
 class RunSpec:
     strategy_id: str
     params: dict[str, Any]
-    symbols: list[str]
+    symbols: list[str] | None
+    """None: the strategy's default universe (``default_universe`` says which was used)."""
     start_date: date
     end_date: date
     initial_capital: Decimal
@@ -51,6 +52,20 @@ class RunSpec:
     slippage_bps: Decimal = Decimal("0")
     risk_free_rate: Decimal | None = None
     """Annual rate for Sharpe, Sortino and alpha; None: ``BACKTEST_RISK_FREE_RATE`` (default 0)."""
+    default_universe: bool = False
+
+
+def _default_universe(strategy, start: date, end: date) -> list[str]:
+    """The symbols of the strategy's declared default universe (``STOCKS``: every active stock with bars then)."""
+    if strategy.default_universe != STOCKS:
+        return list(strategy.default_universe)
+    stocks = (Bar.objects.filter(instrument__asset_class=Instrument.STOCK, instrument__active=True,
+                                 date__gte=start, date__lte=end)
+              .order_by().values_list("instrument__symbol", flat=True).distinct())
+    symbols = sorted(stocks)
+    if not symbols:
+        raise ValidationError({"symbols": [f"No stocks have bars between {start} and {end}: give symbols."]})
+    return symbols
 
 
 def run_spec_validate(spec: RunSpec) -> RunSpec:
@@ -63,7 +78,11 @@ def run_spec_validate(spec: RunSpec) -> RunSpec:
         raise ValidationError({field: [exc.message if field == "strategy_id" else str(exc)]}) from None
     if spec.start_date >= spec.end_date:
         raise ValidationError({"end_date": ["end_date must be after start_date."]})
-    symbols = [s.strip().upper() for s in spec.symbols]
+    default_universe = spec.symbols is None
+    if default_universe:
+        symbols = _default_universe(strategy, spec.start_date, spec.end_date)
+    else:
+        symbols = [s.strip().upper() for s in spec.symbols]
     if not symbols:
         raise ValidationError({"symbols": ["Give at least one symbol."]})
     known = set(Instrument.objects.filter(symbol__in=symbols).values_list("symbol", flat=True))
@@ -74,11 +93,13 @@ def run_spec_validate(spec: RunSpec) -> RunSpec:
         .values_list("instrument__symbol", flat=True).distinct()
     )
     if missing := [s for s in symbols if s not in with_bars]:
-        raise ValidationError({"symbols": [f"No bars between {spec.start_date} and {spec.end_date} for: {', '.join(missing)}."]})
+        whose = f"{spec.strategy_id}'s default universe; give symbols" if default_universe else "give others"
+        raise ValidationError({"symbols": [f"No bars between {spec.start_date} and {spec.end_date} for: "
+                                           f"{', '.join(missing)} ({whose})."]})
     params = {name: getattr(parsed, name) for name in strategy.param_schema()}
     risk_free_rate = settings.BACKTEST_RISK_FREE_RATE if spec.risk_free_rate is None else spec.risk_free_rate
     return RunSpec(spec.strategy_id, params, symbols, spec.start_date, spec.end_date, spec.initial_capital,
-                   spec.commission, spec.slippage_bps, risk_free_rate)
+                   spec.commission, spec.slippage_bps, risk_free_rate, default_universe)
 
 
 def _enqueue(run_ids: list[int]) -> None:
@@ -105,6 +126,7 @@ def _enqueue(run_ids: list[int]) -> None:
 def _create_row(user, spec: RunSpec, sweep_id: uuid.UUID | None = None) -> BacktestRun:
     return BacktestRun.objects.create(
         user=user, strategy_id=spec.strategy_id, params=spec.params, symbols=spec.symbols,
+        default_universe=spec.default_universe,
         start_date=spec.start_date, end_date=spec.end_date, initial_capital=spec.initial_capital,
         commission=spec.commission, slippage_bps=spec.slippage_bps, risk_free_rate=spec.risk_free_rate,
         sweep_id=sweep_id,
@@ -116,7 +138,8 @@ def backtest_run_create(*, user, spec: RunSpec, request=None) -> BacktestRun:
     spec = run_spec_validate(spec)
     run = _create_row(user, spec)
     audit_log_create(action="backtest.run", resource=f"backtest:{run.pk}", user=user, request=request,
-                     payload={"strategy_id": spec.strategy_id, "params": spec.params, "symbols": spec.symbols})
+                     payload={"strategy_id": spec.strategy_id, "params": spec.params, "symbols": spec.symbols,
+                              "default_universe": spec.default_universe})
     _enqueue([run.pk])
     return run
 

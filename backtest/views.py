@@ -18,7 +18,7 @@ from backtest.strategies import STRATEGIES
 
 def _spec(data: dict) -> RunSpec:
     return RunSpec(
-        strategy_id=data["strategy_id"], params=data["params"], symbols=data["symbols"],
+        strategy_id=data["strategy_id"], params=data["params"], symbols=data.get("symbols"),
         start_date=data["start_date"], end_date=data["end_date"], initial_capital=data["initial_capital"],
         commission=data["commission"], slippage_bps=data["slippage_bps"], risk_free_rate=data.get("risk_free_rate"),
     )

@@ -10,9 +10,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from backtest.strategies.base import ParamError, Strategy, param
+from backtest.strategies.base import STOCKS, ParamError, Strategy, param
 
-__all__ = ["STRATEGIES", "ParamError", "Strategy", "get_strategy", "param"]
+__all__ = ["STOCKS", "STRATEGIES", "ParamError", "Strategy", "get_strategy", "param"]
 
 
 def _discover() -> dict[str, type[Strategy]]:

@@ -68,6 +68,10 @@ class NoParams:
     """A strategy without parameters."""
 
 
+STOCKS = "stocks"
+"""A default universe: every active stock (not ETF or index) with bars in the run's window."""
+
+
 _JSON_TYPES: dict[type, str] = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
@@ -101,6 +105,8 @@ class Strategy(ABC):
     id: ClassVar[str] = ""
     description: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
+    default_universe: ClassVar[tuple[str, ...] | str] = ("SPY",)
+    """The symbols a run trades when it names none: a tuple of symbols, or ``STOCKS``."""
 
     def __init__(self, params: Mapping[str, Any] | None = None, **overrides: Any) -> None:
         self.params = self.parse_params({**(params or {}), **overrides})
@@ -152,8 +158,9 @@ class Strategy(ABC):
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
-        """``{id, description, params}`` for the strategies listing."""
-        return {"id": cls.id, "description": cls.description, "params": cls.param_schema()}
+        """``{id, description, params, default_universe}`` for the strategies listing."""
+        universe = cls.default_universe if isinstance(cls.default_universe, str) else list(cls.default_universe)
+        return {"id": cls.id, "description": cls.description, "params": cls.param_schema(), "default_universe": universe}
 
     # -- lifecycle -----------------------------------------------------------
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backtest.engine import Data
-from backtest.strategies.base import Strategy, param
+from backtest.strategies.base import STOCKS, Strategy, param
 
 
 class FactorRank(Strategy):
@@ -25,6 +25,7 @@ class FactorRank(Strategy):
     description = (
         "Hold the top N symbols of the factor library's composite score, equal weight, rebalanced every K bars."
     )
+    default_universe = STOCKS  # a ranking needs a cross-section
 
     @dataclass(frozen=True)
     class Params:

@@ -41,7 +41,9 @@ def test_param_schema_lists_type_default_bounds_and_description():
         "id": "buy_and_hold",
         "description": get_strategy("buy_and_hold").description,
         "params": {},
+        "default_universe": ["SPY"],
     }
+    assert get_strategy("factor_rank").describe()["default_universe"] == "stocks"
 
 
 @pytest.mark.parametrize(

@@ -227,3 +227,37 @@ def test_a_backtest_takes_its_risk_free_rate_from_the_run_or_the_setting_and_say
     assert by_run["metrics"]["sharpe"] == pytest.approx(_sharpe_by_empyrical(by_run["equity_curve"], 0.05), abs=1e-4)
     refused = api.post("/api/v1/backtest/run", body(risk_free_rate="2"), format="json")
     assert refused.status_code == 400 and "risk_free_rate" in refused.data
+
+
+def _spec_body(strategy_id: str, params: dict) -> dict:
+    """The spec's own body (3.7): no symbols, no commission."""
+    return {"strategy_id": strategy_id, "start_date": "2024-01-02", "end_date": "2025-12-31",
+            "initial_capital": "10000", "params": params}
+
+
+def test_the_spec_body_without_symbols_runs_on_the_strategys_default_universe_and_says_so(api, stored_bars):
+    response = api.post("/api/v1/backtest/run", _spec_body("sma_cross", {"fast": 10, "slow": 30}), format="json")
+
+    assert response.status_code == 202, response.data
+    run = api.get(response.data["results_url"]).data
+    assert run["status"] == "SUCCEEDED"
+    assert (run["symbols"], run["default_universe"]) == (["SPY"], True)
+    strategies = {s["id"]: s for s in api.get("/api/v1/backtest/strategies").data}
+    assert strategies["sma_cross"]["default_universe"] == ["SPY"]
+
+
+def test_a_cross_sectional_strategy_defaults_to_every_stock_with_bars_in_the_window(api, stored_bars):
+    response = api.post("/api/v1/backtest/run", _spec_body("factor_rank", {"top_n": 1, "min_history": 20}), format="json")
+
+    run = api.get(response.data["results_url"]).data
+    assert (run["status"], run["symbols"], run["default_universe"]) == ("SUCCEEDED", ["AAPL", "MSFT"], True)
+    given = api.get(api.post("/api/v1/backtest/run", body(), format="json").data["results_url"]).data
+    assert (given["symbols"], given["default_universe"]) == (["AAPL"], False)
+
+
+def test_a_default_universe_without_bars_in_the_window_is_a_400_naming_symbols(api, stored_bars):
+    response = api.post("/api/v1/backtest/run", {**_spec_body("sma_cross", {}), "start_date": "2010-01-04",
+                                                  "end_date": "2010-12-31"}, format="json")
+
+    assert response.status_code == 400 and "SPY" in str(response.data["symbols"])
+    assert not BacktestRun.objects.exists()

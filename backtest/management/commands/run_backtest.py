@@ -22,7 +22,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--strategy", required=True)
-        parser.add_argument("--symbol", action="append", required=True, help="repeat or comma-separate for a universe")
+        parser.add_argument("--symbol", action="append",
+                            help="repeat or comma-separate for a universe (default: the strategy's default universe)")
         parser.add_argument("--start", required=True, type=date.fromisoformat)
         parser.add_argument("--end", required=True, type=date.fromisoformat)
         parser.add_argument("--cash", default="10000")
@@ -41,7 +42,7 @@ class Command(BaseCommand):
             risk_free_rate = None if opts["risk_free_rate"] is None else Decimal(opts["risk_free_rate"])
         except (json.JSONDecodeError, InvalidOperation) as exc:
             raise CommandError(f"Bad --params/--cash/--commission/--risk-free-rate: {exc}") from None
-        symbols = [s for arg in opts["symbol"] for s in arg.split(",") if s.strip()]
+        symbols = [s for arg in opts["symbol"] for s in arg.split(",") if s.strip()] if opts["symbol"] else None
         try:
             spec = run_spec_validate(RunSpec(opts["strategy"], params, symbols, opts["start"], opts["end"], cash,
                                              commission, slippage, risk_free_rate))
