@@ -55,7 +55,10 @@ class SignalsRunSerializer(serializers.Serializer):
     as_of = serializers.DateField(required=False, help_text="Session to scan; default the last closed one")
     horizon = serializers.IntegerField(min_value=1, max_value=120, required=False)
     weights = _WeightsField(child=serializers.FloatField(), required=False,
-                            help_text="Output name -> weight; negative means low is bullish")
+                            help_text="Output name -> weight; negative means low is bullish (default: GET signals/weights)")
+    what_if = serializers.BooleanField(
+        default=False, help_text="true: a private result for you, returned and never stored, notifying nobody "
+                                 "(anyone). false: the shared scan every user reads, which notifies them (staff only)")
 
     def validate_weights(self, weights: dict) -> dict:
         for name in weights:
@@ -68,10 +71,23 @@ class SignalsRunSerializer(serializers.Serializer):
         return weights
 
 
+class ScanSignalSerializer(SignalSerializer):
+    """A scan's signal; ``id`` and ``created_at`` are null in a what-if (nothing is stored)."""
+
+    id = serializers.IntegerField(allow_null=True, read_only=True)
+    created_at = serializers.DateTimeField(allow_null=True, read_only=True)
+
+
 class SignalsRunResultSerializer(serializers.Serializer):
     as_of = serializers.DateField()
+    what_if = serializers.BooleanField(help_text="true: a private result, not stored")
+    weights = serializers.DictField(child=serializers.FloatField(), help_text="The composite's weights used")
     count = serializers.IntegerField()
-    signals = SignalSerializer(many=True)
+    signals = ScanSignalSerializer(many=True)
+
+
+class SignalWeightsSerializer(serializers.Serializer):
+    weights = serializers.DictField(child=serializers.FloatField(), help_text="The shared scan's default weights")
 
 
 class FactorInfoSerializer(serializers.Serializer):

@@ -3,10 +3,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alphaloop.audit import audit_log_create
 from alphaloop.contract import query_data
 from factors import selectors, serializers
-from factors.services import signals_run
+from factors.services import signals_scan
+from alphaloop.openapi import ErrorSerializer
+from factors.scoring import DEFAULT_WEIGHTS
 from marketdata import calendar
 from marketdata.models import Instrument
 
@@ -21,16 +22,23 @@ class SignalsLatestView(APIView):
 
 
 class SignalsRunView(APIView):
-    @extend_schema(request=serializers.SignalsRunSerializer, responses=serializers.SignalsRunResultSerializer, tags=["signals"])
+    @extend_schema(request=serializers.SignalsRunSerializer, tags=["signals"],
+                   responses={200: serializers.SignalsRunResultSerializer, 403: ErrorSerializer})
     def post(self, request):
         body = serializers.SignalsRunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         # The session scanned, also when it produced no signal (the service's default: the last closed one).
         as_of = body.validated_data.get("as_of") or calendar.last_closed_session()
-        signals = signals_run(**{**body.validated_data, "as_of": as_of})
-        audit_log_create(action="signals.run", resource="signals", payload=body.validated_data, request=request)
-        return Response({"as_of": as_of, "count": len(signals),
-                         "signals": serializers.SignalSerializer(signals, many=True).data})
+        signals = signals_scan(user=request.user, request=request, **{**body.validated_data, "as_of": as_of})
+        return Response({"as_of": as_of, "what_if": body.validated_data["what_if"],
+                         "weights": body.validated_data.get("weights") or DEFAULT_WEIGHTS, "count": len(signals),
+                         "signals": serializers.ScanSignalSerializer(signals, many=True).data})
+
+
+class SignalWeightsView(APIView):
+    @extend_schema(responses=serializers.SignalWeightsSerializer, tags=["signals"])
+    def get(self, request):
+        return Response({"weights": DEFAULT_WEIGHTS})
 
 
 class FactorListView(APIView):

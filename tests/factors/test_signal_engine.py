@@ -92,9 +92,9 @@ def test_appending_future_bars_changes_no_stored_signal(universe):
 
 
 @pytest.mark.django_db
-def test_signals_api(api, universe):
+def test_signals_api(api, staff_api, universe):
     assert api.get("/api/v1/signals/latest").data == {"as_of": None, "signals": []}
-    run = api.post("/api/v1/signals/run", {"as_of": END.isoformat()}, format="json")
+    run = staff_api.post("/api/v1/signals/run", {"as_of": END.isoformat()}, format="json")
     assert run.status_code == 200 and run.data["count"] == len(SYMBOLS)
     latest = api.get("/api/v1/signals/latest?limit=3")
     assert latest.data["as_of"] == END and len(latest.data["signals"]) == 3
