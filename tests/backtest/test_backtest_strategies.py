@@ -196,7 +196,7 @@ def test_factor_rank_holds_the_top_n_and_rebalances_every_k_bars(random_panel_of
 
     result = Backtest(
         panel,
-        get_strategy("factor_rank")({"top_n": 2, "rebalance_days": 4, "min_history": 5}),
+        get_strategy("factor_rank")({"top_n": 2, "rebalance_days": 4, "min_history": 5, "drift_band": 0}),
         initial_capital=100_000.0,
     ).run()
 
@@ -213,7 +213,7 @@ def test_factor_rank_holds_the_top_n_and_rebalances_every_k_bars(random_panel_of
     for lot in result.open_trades:
         held[lot.symbol] = held.get(lot.symbol, 0) + lot.quantity
     assert set(held) == {"B", "C"}
-    # The last rebalance targets half of the equity at bar 11's open for each.
+    # The last rebalance targets half of the equity at bar 11's open for each (drift_band 0: resized exactly).
     before = {symbol: 0 for symbol in "ABCD"}
     for fill in result.fills:
         if fill.bar < 11:
@@ -231,3 +231,20 @@ def test_factor_rank_runs_on_the_real_composite_score(random_panel_of):
 
     assert result.fills and result.fills[0].bar >= 130
     assert len({fill.symbol for fill in result.fills if fill.bar == result.fills[0].bar}) == 3
+
+
+def test_factor_rank_trades_position_sized_lots_not_slivers(random_panel_of):
+    """Entries are an equal weight of the equity; a held position is only resized once it drifts more than
+    drift_band (25%) of its target weight away, so no rebalance trades a handful of shares."""
+    symbols = [f"S{i}" for i in range(10)]
+    panel = random_panel_of(600, symbols, seed=5)
+    top_n = 4
+
+    result = Backtest(panel, get_strategy("factor_rank")({"top_n": top_n, "rebalance_days": 10}),
+                      initial_capital=100_000.0).run()
+
+    assert len(result.trades) > 20
+    target = 1.0 / top_n
+    for fill in result.fills:
+        equity = result.equity.iloc[fill.bar - 1]  # the equity the rebalance decided on
+        assert fill.quantity * fill.price >= 0.25 * target * equity * 0.95, fill
