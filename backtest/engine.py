@@ -890,7 +890,16 @@ class Backtest:
             orders=broker.orders,
             metrics=metrics,
             elapsed_seconds=elapsed,
+            benchmark=self._benchmark_equity(index),
         )
+
+    def _benchmark_equity(self, index: pd.DatetimeIndex) -> pd.Series | None:
+        """The benchmark bought with the initial capital at the first bar's close, on the run's dates."""
+        if self.benchmark_returns is None:
+            return None
+        returns = self.benchmark_returns.astype(float).reindex(index).fillna(0.0)
+        returns.iloc[0] = 0.0
+        return (self.initial_capital * (1.0 + returns).cumprod()).rename("benchmark")
 
 
 @contextmanager

@@ -178,19 +178,24 @@ class BacktestResult:
     orders: list[Order] = field(repr=False)
     metrics: dict[str, Any]
     elapsed_seconds: float
+    benchmark: pd.Series | None = None
+    """The benchmark bought with the initial capital at the first bar's close (None without one)."""
 
     @property
     def final_equity(self) -> float:
         return float(self.equity.iloc[-1])
 
     def equity_curve(self) -> list[dict[str, Any]]:
-        """``[{date, equity, drawdown}]``, one row per bar."""
+        """``[{date, equity, drawdown, benchmark}]``, one row per bar (``benchmark`` None without one)."""
         dates = [d.date().isoformat() for d in self.equity.index]
         equity = self.equity.to_numpy().round(MONEY_DECIMALS).tolist()
         drawdown = self.drawdown.to_numpy().round(RATIO_DECIMALS).tolist()
+        benchmark = (
+            [None] * len(dates) if self.benchmark is None else self.benchmark.to_numpy().round(MONEY_DECIMALS).tolist()
+        )
         return [
-            {"date": date, "equity": value, "drawdown": dd}
-            for date, value, dd in zip(dates, equity, drawdown, strict=True)
+            {"date": date, "equity": value, "drawdown": dd, "benchmark": bench}
+            for date, value, dd, bench in zip(dates, equity, drawdown, benchmark, strict=True)
         ]
 
     def to_dict(self) -> dict[str, Any]:

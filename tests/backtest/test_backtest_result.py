@@ -37,7 +37,7 @@ def test_to_dict_is_json_safe_with_iso_dates_and_rounded_numbers(random_panel_of
     }
     assert payload["strategy_id"] == "sma_cross" and payload["params"] == {"fast": 5, "slow": 15, "allow_short": True}
     assert len(payload["equity_curve"]) == 250
-    assert payload["equity_curve"][0] == {"date": "2010-01-04", "equity": 100000.0, "drawdown": 0.0}
+    assert payload["equity_curve"][0] == {"date": "2010-01-04", "equity": 100000.0, "drawdown": 0.0, "benchmark": None}
     trade = payload["trades"][0]
     assert set(trade) == {
         "symbol",

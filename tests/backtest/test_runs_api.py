@@ -261,3 +261,16 @@ def test_a_default_universe_without_bars_in_the_window_is_a_400_naming_symbols(a
 
     assert response.status_code == 400 and "SPY" in str(response.data["symbols"])
     assert not BacktestRun.objects.exists()
+
+
+def test_the_equity_curve_carries_spy_bought_with_the_same_capital_on_the_first_bar(api, stored_bars):
+    from marketdata.models import Bar
+
+    run = api.get(api.post("/api/v1/backtest/run", body(), format="json").data["results_url"]).data
+
+    spy = Bar.objects.filter(instrument__symbol="SPY", date__gte=START, date__lte=END).order_by("date")
+    first, last = spy.first().close, spy.last().close
+    curve = run["equity_curve"]
+    assert curve[0]["benchmark"] == 10000.0
+    assert curve[-1]["benchmark"] == pytest.approx(float(10000 * last / first), abs=0.01)
+    assert all(point["benchmark"] is not None for point in curve)
