@@ -87,7 +87,8 @@ class OrderSubmitSerializer(serializers.Serializer):
     limit_price = serializers.DecimalField(**PRICE_FIELD, min_value=POSITIVE, required=False, allow_null=True)
     stop_price = serializers.DecimalField(**PRICE_FIELD, min_value=POSITIVE, required=False, allow_null=True)
     client_order_id = serializers.RegexField(r"^[A-Za-z0-9._:\-]{1,64}$", required=False, allow_null=True,
-                                             help_text="Your idempotency key: the same id never places a second order")
+                                             help_text="Your idempotency key: the same id with the same order returns that order (200); "
+                                                       "with a different order it is a 409 client_order_id_conflict")
     plan_id = serializers.IntegerField(required=False, allow_null=True)
     strategy_tag = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     factor_tag = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
@@ -133,6 +134,18 @@ class OrderRefusalSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
+
+
+class FieldConflictSerializer(serializers.Serializer):
+    existing = serializers.CharField(allow_null=True)
+    requested = serializers.CharField(allow_null=True)
+
+
+class ClientOrderIdConflictSerializer(ErrorSerializer):
+    """409 ``client_order_id_conflict``: the id already names another order."""
+
+    order_id = serializers.IntegerField(help_text="The order the client_order_id already names")
+    conflicts = serializers.DictField(child=FieldConflictSerializer(), help_text="field -> {existing, requested}")
 
 
 class PositionValuedSerializer(serializers.Serializer):

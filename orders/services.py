@@ -163,7 +163,8 @@ def order_submit(
     Returns the stored order: FILLED/PARTIALLY_FILLED/ACCEPTED when placed, REJECTED (with
     ``reject_code`` and ``reject_reason``) when the guard or the broker refused it. Invalid input
     raises ``ValidationError`` and writes nothing. The same ``client_order_id`` on the same account
-    returns the existing order and places nothing.
+    with the same order returns the existing order and places nothing; with a different order it is
+    a 409 ``client_order_id_conflict`` (see ``client_order_id_replay``).
     """
     order, _created = order_place(
         account=account, symbol=symbol, side=side, quantity=quantity, order_type=order_type,
@@ -206,10 +207,12 @@ def order_place(
             errors[name] = ["At most 64 characters."]
     if errors:
         raise ValidationError(errors)
+    replay = {"symbol": symbol, "side": side, "quantity": quantity, "order_type": order_type,
+              "time_in_force": time_in_force, "limit_price": limit_price, "stop_price": stop_price, "plan": plan}
     if client_order_id:
         existing = Order.objects.filter(account_id=account.pk, client_order_id=client_order_id).first()
         if existing is not None:
-            return existing, False
+            return client_order_id_replay(existing, **replay), False
     request = order_request_validate(
         account=account, symbol=symbol, side=side, quantity=quantity, order_type=order_type,
         time_in_force=time_in_force, limit_price=limit_price, stop_price=stop_price,
@@ -220,7 +223,7 @@ def order_place(
             locked = Account.objects.select_for_update().get(pk=account.pk)
             existing = Order.objects.filter(account=locked, client_order_id=client_order_id).first()
             if existing is not None:
-                return existing, False
+                return client_order_id_replay(existing, **replay), False
             _short_check(locked, request)
             decision = OrderSafetyGuard(now=now).evaluate(account=locked, request=request)
             order = Order.objects.create(
@@ -249,10 +252,58 @@ def order_place(
         existing = Order.objects.filter(account_id=account.pk, client_order_id=client_order_id).first()
         if existing is None:
             raise
-        return existing, False
+        return client_order_id_replay(existing, **replay), False
     if order.status == Order.REJECTED:
         return order, True
     return _order_route(order, now=now, user=user, ip_address=ip_address), True
+
+
+def _replay_value(name: str, value: Any) -> Any:
+    """A request field as the stored order holds it, for comparison (unparseable input stays as sent)."""
+    if name == "symbol":
+        return value.strip().upper() if isinstance(value, str) else value
+    if name == "plan":
+        return getattr(value, "pk", value)
+    if name in ("quantity", "limit_price", "stop_price") and value not in (None, "") and not isinstance(value, bool):
+        try:
+            return Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            return value
+    return None if value == "" else value
+
+
+def _replay_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return f"{value.normalize():f}" if isinstance(value, Decimal) else str(value)
+
+
+def client_order_id_replay(existing: Order, **requested: Any) -> Order:
+    """The same ``client_order_id`` again: the existing order when the request is the same order.
+
+    A reused id naming a different order (symbol, side, quantity, type, time in force, limit or
+    stop price, plan) is a 409 ``client_order_id_conflict`` listing each field that differs, as
+    a broker refuses a duplicate client order id: the caller meant a new order and must not be
+    told it was placed.
+    """
+    stored = {"symbol": existing.symbol, "side": existing.side, "quantity": existing.quantity,
+              "order_type": existing.order_type, "time_in_force": existing.time_in_force,
+              "limit_price": existing.limit_price, "stop_price": existing.stop_price, "plan": existing.plan_id}
+    conflicts = {
+        name: {"existing": _replay_text(value), "requested": _replay_text(_replay_value(name, requested[name]))}
+        for name, value in stored.items()
+        if _replay_value(name, requested[name]) != value
+    }
+    if not conflicts:
+        return existing
+    differences = ", ".join(f"{name} ({c['existing']} -> {c['requested']})" for name, c in conflicts.items())
+    raise ApplicationError(
+        f"client_order_id {existing.client_order_id} already names order #{existing.pk} "
+        f"({existing.side} {_replay_text(existing.quantity)} {existing.symbol} {existing.order_type} "
+        f"{existing.time_in_force}); this request differs in {differences}. Use a new client_order_id for a new order.",
+        code="client_order_id_conflict", status_code=status.HTTP_409_CONFLICT,
+        extra={"order_id": existing.pk, "conflicts": conflicts},
+    )
 
 
 def _submit_payload(order: Order, decision: GuardDecision) -> dict:

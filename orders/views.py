@@ -24,6 +24,7 @@ from orders.serializers import (
     AccountSummarySerializer,
     ApprovalDecideSerializer,
     ApprovalSerializer,
+    ClientOrderIdConflictSerializer,
     ErrorSerializer,
     ExposureSerializer,
     OrderDetailSerializer,
@@ -119,6 +120,8 @@ class OrderSubmitView(APIView):
     @extend_schema(
         request=OrderSubmitSerializer,
         responses={201: OrderSerializer, 200: OpenApiResponse(OrderSerializer, description="Replay of an existing client_order_id"),
+                   409: OpenApiResponse(ClientOrderIdConflictSerializer,
+                                        description="The client_order_id names a different order (`conflicts` lists each field)"),
                    422: REFUSED},
         tags=["orders"],
     )

@@ -212,7 +212,9 @@ class LedgerMachine(RuleBasedStateMachine):
         existing = data.draw(st.sampled_from(list(Order.objects.filter(account=self.account).order_by("id"))))
         count = Order.objects.count()
         order, created = order_place(account=self.account, symbol=existing.symbol, side=existing.side,
-                                     quantity=existing.quantity, client_order_id=existing.client_order_id)
+                                     quantity=existing.quantity, order_type=existing.order_type,
+                                     time_in_force=existing.time_in_force, limit_price=existing.limit_price,
+                                     stop_price=existing.stop_price, client_order_id=existing.client_order_id)
         assert (order.pk, created, Order.objects.count()) == (existing.pk, False, count)
 
     def _tick(self, symbol: str, move_bps: int, volume: int, seconds: int) -> None:

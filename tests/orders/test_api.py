@@ -70,6 +70,22 @@ def test_resubmitting_a_client_order_id_answers_200_with_the_same_order(trader_a
     assert first.json()["id"] == second.json()["id"] and Order.objects.count() == 1
 
 
+def test_resubmitting_a_client_order_id_with_another_order_is_a_409_naming_the_fields(trader_api, aapl, row_counts):
+    first = post(trader_api, "/api/v1/orders/submit", {"symbol": "AAPL", "direction": "BUY", "quantity": "3",
+                                                       "client_order_id": "nb-43"})
+    before = row_counts()
+    response = post(trader_api, "/api/v1/orders/submit", {"symbol": "MSFT", "direction": "SELL", "quantity": "3",
+                                                          "client_order_id": "nb-43"})
+
+    assert response.status_code == 409, response.json()
+    body = response.json()
+    assert (body["code"], body["order_id"]) == ("client_order_id_conflict", first.json()["id"])
+    assert body["conflicts"] == {"symbol": {"existing": "AAPL", "requested": "MSFT"},
+                                 "side": {"existing": "BUY", "requested": "SELL"}}
+    assert "symbol" in body["detail"] and "side" in body["detail"]
+    assert row_counts() == before
+
+
 def test_a_stranger_cannot_submit_on_my_account_or_against_my_plan(trader_api, outsider_api, account, aapl):
     plan = TradingPlan.objects.create(account=account, symbol="AAPL", direction="LONG", entry_price=D("99"), quantity=D("1"))
     response = post(outsider_api, "/api/v1/orders/submit",

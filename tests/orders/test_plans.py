@@ -79,6 +79,19 @@ def test_a_refused_plan_stays_pending_and_can_be_executed_later(make_plan, sessi
     assert (order.status, order.client_order_id, plan.status) == (Order.FILLED, f"plan-{plan.pk}-1", TradingPlan.EXECUTED)
 
 
+def test_a_plan_whose_client_order_id_was_taken_by_another_order_is_a_conflict_not_that_order(make_plan, submit):
+    from orders.services import plan_execute
+
+    plan = make_plan()
+    squatter = submit("BUY", 1, client_order_id=f"plan-{plan.pk}")  # a script reused the plan's id for another order
+    with pytest.raises(ApplicationError) as caught:
+        plan_execute(plan=plan)
+    plan.refresh_from_db()
+    assert (caught.value.code, caught.value.extra["order_id"]) == ("client_order_id_conflict", squatter.pk)
+    assert {"quantity", "order_type", "limit_price", "plan"} <= set(caught.value.extra["conflicts"])
+    assert plan.status == TradingPlan.PENDING and Order.objects.count() == 1
+
+
 def test_stop_plans_send_stop_orders(make_plan):
     from orders.services import plan_execute
 

@@ -102,12 +102,51 @@ def test_the_same_client_order_id_returns_the_existing_order_and_places_nothing(
     first = submit("BUY", 10, client_order_id="my-key-1")
     before, money = row_counts(), account_state(account)
 
-    again = submit("BUY", 10, client_order_id="my-key-1")
-    different = submit("SELL", 99, client_order_id="my-key-1")  # the id wins: still the first order
+    again = submit("BUY", D("10.000000"), symbol="aapl", client_order_id="my-key-1")  # the same order, written differently
 
-    assert again.pk == first.pk == different.pk
+    assert again.pk == first.pk
     assert row_counts() == before and account_state(account) == money
     assert Order.objects.filter(client_order_id="my-key-1").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "fields"),
+    [
+        ({"side": "SELL"}, ["side"]),
+        ({"quantity": 11}, ["quantity"]),
+        ({"symbol": "MSFT"}, ["symbol"]),
+        ({"order_type": "LIMIT", "limit_price": D("99")}, ["order_type", "limit_price"]),
+        ({"time_in_force": "GTC"}, ["time_in_force"]),
+        ({"side": "SELL", "quantity": 99}, ["side", "quantity"]),
+    ],
+)
+def test_a_reused_client_order_id_for_a_different_order_is_a_conflict_naming_what_differs(
+    account, aapl, submit, row_counts, account_state, changes, fields
+):
+    from alphaloop.exceptions import ApplicationError
+
+    first = submit("BUY", 10, client_order_id="my-key-1")
+    before, money = row_counts(), account_state(account)
+    request = {"side": "BUY", "quantity": 10, "client_order_id": "my-key-1", **changes}
+
+    with pytest.raises(ApplicationError) as caught:
+        submit(request.pop("side"), request.pop("quantity"), **request)
+
+    error = caught.value
+    assert (error.code, error.status_code, error.extra["order_id"]) == ("client_order_id_conflict", 409, first.pk)
+    assert sorted(error.extra["conflicts"]) == sorted(fields)
+    assert all(name in error.message for name in fields) and f"#{first.pk}" in error.message
+    assert row_counts() == before and account_state(account) == money
+
+
+def test_a_limit_order_replayed_with_another_limit_price_is_a_conflict(account, aapl, submit):
+    from alphaloop.exceptions import ApplicationError
+
+    first = submit("BUY", 5, order_type="LIMIT", limit_price=D("95"), client_order_id="lim-1")
+    assert submit("BUY", 5, order_type="LIMIT", limit_price=D("95.000000"), client_order_id="lim-1").pk == first.pk
+    with pytest.raises(ApplicationError) as caught:
+        submit("BUY", 5, order_type="LIMIT", limit_price=D("95.01"), client_order_id="lim-1")
+    assert caught.value.extra["conflicts"] == {"limit_price": {"existing": "95", "requested": "95.01"}}
 
 
 def test_an_order_row_with_its_client_order_id_is_committed_before_the_broker_is_called(account, aapl, submit, monkeypatch):
