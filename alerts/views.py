@@ -16,7 +16,10 @@ class AlertListView(APIView):
     def get(self, request):
         query = serializers.AlertListQuerySerializer(data=query_data(request))
         query.is_valid(raise_exception=True)
-        alerts = selectors.alerts_list(user=request.user, **query.validated_data)
+        filters = dict(query.validated_data)
+        if "account_id" in filters:  # an account that is not yours is a 404, as on every sibling endpoint
+            filters["account_id"] = user_account(request.user, filters["account_id"]).pk
+        alerts = selectors.alerts_list(user=request.user, **filters)
         return Response(serializers.AlertSerializer(alerts, many=True).data)
 
 

@@ -57,7 +57,12 @@ class PlanQuerySerializer(serializers.Serializer):
 
 
 class ApprovalQuerySerializer(serializers.Serializer):
+    account_id = serializers.IntegerField(required=False)
     status = serializers.ChoiceField(choices=[s for s, _ in ApprovalRequest.STATUSES], required=False)
+
+
+class AccountQuerySerializer(serializers.Serializer):
+    account_id = serializers.IntegerField(required=False)
 
 
 def _query(serializer_class, request) -> dict:
@@ -201,12 +206,12 @@ class OrderHistoryView(APIView):
 class OpenOrdersView(APIView):
     """Your open orders (NEW, ACCEPTED, PARTIALLY_FILLED), oldest first."""
 
-    @extend_schema(parameters=[ACCOUNT_PARAM], responses={200: OrderSerializer(many=True)}, tags=["orders"])
+    @extend_schema(parameters=[AccountQuerySerializer], responses={200: OrderSerializer(many=True)}, tags=["orders"])
     def get(self, request):
+        query = _query(AccountQuerySerializer, request)
         orders = _user_orders(request).filter(status__in=Order.OPEN_STATUSES)
-        account_id = query_data(request).get("account_id")
-        if account_id:
-            orders = orders.filter(account=user_account(request.user, account_id))
+        if "account_id" in query:
+            orders = orders.filter(account=user_account(request.user, query["account_id"]))
         return Response(OrderSerializer(orders.order_by("created_at", "id"), many=True).data)
 
 
@@ -296,6 +301,8 @@ class ApprovalListView(APIView):
     def get(self, request):
         query = _query(ApprovalQuerySerializer, request)
         approvals = owned_by(ApprovalRequest.objects.select_related("plan"), request.user)
+        if "account_id" in query:
+            approvals = approvals.filter(account=user_account(request.user, query["account_id"]))
         if "status" in query:
             approvals = approvals.filter(status=query["status"])
         return Response(ApprovalSerializer(approvals[:200], many=True).data)

@@ -165,6 +165,18 @@ def test_a_stranger_sees_none_of_it(api, other_api, account, aapl):
     assert api.get(f"/api/v1/alerts/{alert.pk}").status_code == 200
 
 
+def test_listing_another_users_account_is_a_404_like_every_sibling_endpoint(api, other_api, account, aapl):
+    alert_create(account=account, symbol="AAPL", condition_type="price_above", threshold=Decimal("100"))
+
+    foreign = other_api.get(f"/api/v1/alerts/list?account_id={account.pk}")
+    missing = other_api.get("/api/v1/alerts/list?account_id=999999")
+
+    assert (foreign.status_code, missing.status_code) == (404, 404)
+    assert foreign.json() == missing.json()
+    assert other_api.get(f"/api/v1/positions?account_id={account.pk}").status_code == 404  # the sibling it now matches
+    assert [a["symbol"] for a in api.get(f"/api/v1/alerts/list?account_id={account.pk}").json()] == ["AAPL"]
+
+
 def test_every_endpoint_requires_a_token(client):
     for path in ("/api/v1/alerts/list", "/api/v1/alerts/history", "/api/v1/alerts/1"):
         assert client.get(path).status_code == 401

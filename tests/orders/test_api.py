@@ -98,6 +98,15 @@ def test_a_stranger_cannot_submit_on_my_account_or_against_my_plan(trader_api, o
 
 # --- status, cancel, history, open -----------------------------------------------------------------
 
+@pytest.mark.parametrize("path", ["/api/v1/orders/open", "/api/v1/orders/history", "/api/v1/plans/", "/api/v1/approvals/"])
+def test_every_list_answers_404_for_an_account_that_is_not_yours(trader_api, outsider_api, account, aapl, path):
+    post(trader_api, "/api/v1/orders/submit", {"symbol": "AAPL", "direction": "BUY", "quantity": "1"})
+    for account_id in (account.pk, 0, 999999):
+        response = outsider_api.get(f"{path}?account_id={account_id}")
+        assert response.status_code == 404, (path, account_id, response.json())
+    assert trader_api.get(f"{path}?account_id={account.pk}").status_code == 200
+
+
 def test_order_status_shows_the_fills_to_the_owner_and_404s_a_stranger(trader_api, outsider_api, aapl):
     order_id = post(trader_api, "/api/v1/orders/submit", {"symbol": "AAPL", "direction": "BUY", "quantity": "5"}).json()["id"]
     mine = trader_api.get(f"/api/v1/orders/{order_id}/status")
