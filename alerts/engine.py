@@ -9,10 +9,13 @@ has. Conditions:
 - ``pct_change``: move from the previous daily close in percent, ``up`` >= +threshold,
   ``down`` <= -threshold, no direction: either way;
 - ``rsi_cross``: RSI-14 crosses the threshold between the last daily close and now (``up``:
-  before < threshold <= now; ``down``: before > threshold >= now), the live price being
-  today's provisional close;
+  before < threshold <= now; ``down``: before > threshold >= now; no direction: either), the
+  live price being today's provisional close;
 - ``macd_cross``: the MACD(12, 26, 9) line crosses its signal line, same convention with the
   difference line - signal and 0.
+
+Each firing says which way it went (:attr:`Firing.crossed`): the way an RSI or MACD cross went,
+the way a ``pct_change`` moved; an alert without a direction learns it there.
 
 Exactly at the threshold fires. Prices and thresholds have 6 decimals, so comparisons allow
 a float tolerance far below that tick (rounding never decides, a cent always does).
@@ -131,13 +134,13 @@ def evaluate(book: AlertBook, market: MarketView) -> np.ndarray:
             | (either & (np.abs(change_pct) >= threshold - PERCENT_TOLERANCE))
         )
         rsi_prev, rsi_now = market.rsi_prev[s], market.rsi_now[s]
-        rsi_hit = (up & (rsi_prev < threshold) & (rsi_now >= threshold - INDICATOR_TOLERANCE)) | (
-            down & (rsi_prev > threshold) & (rsi_now <= threshold + INDICATOR_TOLERANCE)
-        )
+        rsi_up = (rsi_prev < threshold) & (rsi_now >= threshold - INDICATOR_TOLERANCE)
+        rsi_down = (rsi_prev > threshold) & (rsi_now <= threshold + INDICATOR_TOLERANCE)
+        rsi_hit = ((up | either) & rsi_up) | ((down | either) & rsi_down)
         macd_prev, macd_now = market.macd_diff_prev[s], market.macd_diff_now[s]
-        macd_hit = (up & (macd_prev < 0) & (macd_now >= -INDICATOR_TOLERANCE)) | (
-            down & (macd_prev > 0) & (macd_now <= INDICATOR_TOLERANCE)
-        )
+        macd_up = (macd_prev < 0) & (macd_now >= -INDICATOR_TOLERANCE)
+        macd_down = (macd_prev > 0) & (macd_now <= INDICATOR_TOLERANCE)
+        macd_hit = ((up | either) & macd_up) | ((down | either) & macd_down)
         return np.select(
             [
                 condition == CONDITION_CODE[PRICE_ABOVE],
@@ -157,13 +160,36 @@ def evaluate(book: AlertBook, market: MarketView) -> np.ndarray:
         ) & np.isfinite(price)
 
 
+def crossed(book: AlertBook, market: MarketView, alerts: np.ndarray) -> list[str | None]:
+    """Which way each of ``alerts`` (indices into ``book``) went: "up"/"down", None for a price level.
+
+    An RSI cross went up when RSI was below the level at the last close, a MACD cross when the
+    line was below its signal; a ``pct_change`` went up when the price is above the previous close.
+    """
+    s, condition = book.symbol_index[alerts], book.condition[alerts]
+    with np.errstate(invalid="ignore"):
+        went_up = np.select(
+            [condition == CONDITION_CODE[RSI_CROSS], condition == CONDITION_CODE[MACD_CROSS],
+             condition == CONDITION_CODE[PCT_CHANGE]],
+            [market.rsi_prev[s] < book.threshold[alerts], market.macd_diff_prev[s] < 0,
+             market.price[s] >= market.previous_close[s]],
+            default=False,
+        )
+    directional = np.isin(condition, [CONDITION_CODE[name] for name in (RSI_CROSS, MACD_CROSS, PCT_CHANGE)])
+    return [("up" if u else "down") if d else None for u, d in zip(went_up.tolist(), directional.tolist())]
+
+
 @dataclass(frozen=True)
 class Firing:
-    """One alert whose condition holds, with the numbers that made it fire (None: unknown)."""
+    """One alert whose condition holds, with the numbers that made it fire (None: unknown).
+
+    ``crossed`` is the way it went ("up"/"down"; None for a price level).
+    """
 
     alert_id: int
     symbol: str
     evidence: dict[str, float | None]
+    crossed: str | None = None
 
 
 class AlertEngine:
@@ -187,7 +213,9 @@ class AlertEngine:
         hit = np.flatnonzero(evaluate(self.book, market))
         ids, symbol_index = self.book.ids[hit].tolist(), self.book.symbol_index[hit].tolist()
         evidence = market.evidence(symbol_index)
-        return [Firing(alert_id, self.book.symbols[s], evidence[s]) for alert_id, s in zip(ids, symbol_index)]
+        ways = crossed(self.book, market, hit)
+        return [Firing(alert_id, self.book.symbols[s], evidence[s], way)
+                for alert_id, s, way in zip(ids, symbol_index, ways)]
 
 
 def rule_matches(rule: AlertRule, price: Decimal | float, states: IndicatorStates | None = None) -> bool:

@@ -6,7 +6,7 @@ from django.db import models
 class PriceAlert(models.Model):
     """Spec 2.4 ``price_alerts``.
 
-    ``direction`` is required for rsi_cross and macd_cross; for pct_change blank means a move
+    ``direction`` (up/down) of rsi_cross, macd_cross and pct_change: blank means a cross or move
     either way; price conditions have none. ``alerts.engine`` defines each condition exactly.
     """
 
@@ -60,8 +60,25 @@ class PriceAlert(models.Model):
             way = {self.UP: "up", self.DOWN: "down"}.get(self.direction, "up or down")
             return f"{self.symbol} {way} {threshold}% from the previous close"
         if self.condition_type == self.RSI_CROSS:
+            if not self.direction:
+                return f"{self.symbol} RSI-14 crosses {threshold} either way"
             return f"{self.symbol} RSI-14 crosses {self.direction} through {threshold}"
+        if not self.direction:
+            return f"{self.symbol} MACD crosses its signal line either way"
         return f"{self.symbol} MACD crosses {self.direction} through its signal line"
+
+    def describe_firing(self, crossed: str | None) -> str:
+        """What happened when it fired: "AAPL RSI-14 crossed down through 70" (``crossed``: up/down)."""
+        if crossed not in (self.UP, self.DOWN):
+            return self.describe()
+        threshold = f"{self.threshold.normalize():f}"
+        if self.condition_type == self.RSI_CROSS:
+            return f"{self.symbol} RSI-14 crossed {crossed} through {threshold}"
+        if self.condition_type == self.MACD_CROSS:
+            return f"{self.symbol} MACD crossed {crossed} through its signal line"
+        if self.condition_type == self.PCT_CHANGE:
+            return f"{self.symbol} {crossed} {threshold}% from the previous close"
+        return self.describe()
 
     def matches_price(self, price: Decimal, previous_close: Decimal | None = None) -> bool:
         """Does ``price`` fire this alert? Price conditions only: RSI/MACD crosses need daily

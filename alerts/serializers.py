@@ -40,7 +40,8 @@ class AlertCreateSerializer(serializers.Serializer):
     condition_type = serializers.ChoiceField(choices=PriceAlert.CONDITIONS)
     threshold = serializers.DecimalField(**THRESHOLD, required=False, allow_null=True, default=None,
                                          help_text="Price, percent (5 = 5%) or RSI level; omit for macd_cross.")
-    direction = serializers.ChoiceField(choices=PriceAlert.DIRECTIONS, required=False, allow_blank=True, default="")
+    direction = serializers.ChoiceField(choices=PriceAlert.DIRECTIONS, required=False, allow_blank=True, default="",
+                                        help_text="rsi_cross, macd_cross, pct_change: up or down; omit for either way")
     action = serializers.ChoiceField(choices=PriceAlert.ACTIONS, default=PriceAlert.NOTIFY)
     linked_plan_id = _UserPlanField(source="linked_plan", required=False, allow_null=True, default=None)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
@@ -72,14 +73,21 @@ class AlertHistorySerializer(serializers.ModelSerializer):
     alert_id = serializers.IntegerField(read_only=True)
     condition_type = serializers.CharField(source="alert.condition_type", read_only=True)
     description = serializers.CharField(source="alert.describe", read_only=True)
+    crossed = serializers.SerializerMethodField(
+        help_text="Which way it fired: up or down (an RSI/MACD cross, a pct_change move); null for a price level"
+    )
 
     class Meta:
         model = AlertHistory
         fields = [
-            "id", "alert_id", "account", "symbol", "condition_type", "description", "trigger_price", "trigger_time",
-            "notification_sent", "action_taken", "detail", "created_at",
+            "id", "alert_id", "account", "symbol", "condition_type", "description", "crossed", "trigger_price",
+            "trigger_time", "notification_sent", "action_taken", "detail", "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=PriceAlert.DIRECTIONS, allow_null=True))
+    def get_crossed(self, history: AlertHistory) -> str | None:
+        return (history.detail or {}).get("crossed")
 
 
 class AlertHistoryQuerySerializer(serializers.Serializer):

@@ -76,12 +76,10 @@ def alert_fields_validate(
         errors["threshold"] = "A price cannot fall 100% or more."
     elif condition_type == PriceAlert.RSI_CROSS and not Decimal("0") < threshold < Decimal("100"):
         errors["threshold"] = "RSI lies between 0 and 100: pick a level strictly inside."
-    if condition_type in (PriceAlert.RSI_CROSS, PriceAlert.MACD_CROSS):
-        if direction not in (PriceAlert.UP, PriceAlert.DOWN):
-            errors["direction"] = f"{condition_type} needs a direction: up or down."
-    elif condition_type == PriceAlert.PCT_CHANGE:
+    if condition_type in (PriceAlert.RSI_CROSS, PriceAlert.MACD_CROSS, PriceAlert.PCT_CHANGE):
         if direction not in ("", PriceAlert.UP, PriceAlert.DOWN):
-            errors["direction"] = "Use up, down, or leave it empty for a move either way."
+            way = "a move" if condition_type == PriceAlert.PCT_CHANGE else "a cross"
+            errors["direction"] = f"Use up, down, or leave it empty for {way} either way."
     else:
         direction = ""  # a price level has no direction
     if action not in dict(PriceAlert.ACTIONS):
@@ -232,14 +230,17 @@ def alert_trigger(*, alert: PriceAlert, price: Decimal, at: datetime, firing: Fi
             return None
         alert.alert_status, alert.triggered_at = PriceAlert.TRIGGERED, at
         evidence = firing.evidence if firing is not None else {"price": float(price)}
+        crossed = firing.crossed if firing is not None else None
         history = AlertHistory.objects.create(
             alert=alert, account_id=alert.account_id, symbol=alert.symbol, trigger_price=price, trigger_time=at,
-            detail={"condition": alert.describe(), "evidence": evidence},
+            detail={"condition": alert.describe_firing(crossed), "crossed": crossed, "evidence": evidence},
         )
         audit_log_create(action="alert.trigger", resource=f"alert:{alert.pk}",
-                         payload={"price": price, "at": at, "history_id": history.pk, "evidence": evidence})
+                         payload={"price": price, "at": at, "history_id": history.pk, "crossed": crossed,
+                                  "evidence": evidence})
     action_taken, outcome = _alert_act(alert=alert, price=price)
-    sent = _alert_notify(alert=alert, history=history, price=price, at=at, action_taken=action_taken, outcome=outcome)
+    sent = _alert_notify(alert=alert, history=history, price=price, at=at, action_taken=action_taken, outcome=outcome,
+                         crossed=crossed)
     AlertHistory.objects.filter(pk=history.pk).update(action_taken=action_taken[:64], notification_sent=sent)
     history.action_taken, history.notification_sent = action_taken[:64], sent
     return history
@@ -296,19 +297,19 @@ def _approval_request(*, alert: PriceAlert, plan: TradingPlan, price: Decimal) -
 
 
 def _alert_notify(*, alert: PriceAlert, history: AlertHistory, price: Decimal, at: datetime, action_taken: str,
-                  outcome: str) -> bool:
+                  outcome: str, crossed: str | None = None) -> bool:
     """The ``price_alert`` notification; True when at least one channel sent or queued it."""
     try:
         rows = notify(
             account=alert.account,
             event_type="price_alert",
-            title=f"Alert: {alert.describe()}"[:128],
+            title=f"Alert: {alert.describe_firing(crossed)}"[:128],
             body=" ".join(part for part in (f"{alert.symbol} at {price.normalize():f}.", alert.note, outcome) if part),
             data={
                 "alert_id": alert.pk, "history_id": history.pk, "symbol": alert.symbol, "price": str(price),
                 "trigger_time": at.isoformat(), "condition_type": alert.condition_type,
-                "threshold": str(alert.threshold), "direction": alert.direction, "action": alert.action,
-                "action_taken": action_taken,
+                "threshold": str(alert.threshold), "direction": alert.direction, "crossed": crossed,
+                "action": alert.action, "action_taken": action_taken,
             },
         )
     except Exception:

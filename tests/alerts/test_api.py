@@ -33,6 +33,20 @@ def test_create_returns_the_alert_and_audits_it(api, account, aapl):
     assert AuditLog.objects.filter(action="alert.create", resource=f"alert:{body['id']}").exists()
 
 
+@pytest.mark.parametrize("condition_type", ["rsi_cross", "macd_cross"])
+def test_the_specs_own_body_without_a_direction_creates_an_alert_that_fires_either_way(api, account, aapl, plan_factory,
+                                                                                      condition_type):
+    plan = plan_factory(account)
+    threshold = "70" if condition_type == "rsi_cross" else "0"
+    response = api.post("/api/v1/alerts/create", {"symbol": "AAPL", "condition_type": condition_type, "threshold": threshold,
+                                                  "action": "auto_execute", "linked_plan_id": plan.pk}, format="json")
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["direction"], body["linked_plan_id"], body["action"]) == ("", plan.pk, "auto_execute")
+    assert body["description"].endswith("either way")
+
+
 def test_macd_cross_needs_no_threshold(api, aapl):
     response = create(api, condition_type="macd_cross", threshold=None, direction="up")
     assert response.status_code == 201 and response.json()["threshold"] == "0.000000"
@@ -48,9 +62,7 @@ def test_macd_cross_needs_no_threshold(api, aapl):
         ({"condition_type": "pct_change", "threshold": "100", "direction": "down"}, "threshold"),
         ({"condition_type": "rsi_cross", "threshold": "150", "direction": "up"}, "threshold"),
         ({"condition_type": "rsi_cross", "threshold": "0", "direction": "up"}, "threshold"),
-        ({"condition_type": "rsi_cross", "threshold": "70"}, "direction"),
         ({"condition_type": "macd_cross", "threshold": "1.5", "direction": "up"}, "threshold"),
-        ({"condition_type": "macd_cross", "threshold": None}, "direction"),
         ({"condition_type": "price_cross"}, "condition_type"),
         ({"threshold": "abc"}, "threshold"),
         ({"action": "auto_execute"}, "linked_plan_id"),

@@ -156,3 +156,79 @@ def test_pct_change_fires_exactly_on_the_boundary_price_and_not_one_tick_before(
     rule = AlertRule(1, "X", "pct_change", threshold, "up")
     assert rule_matches(rule, boundary, daily)
     assert not rule_matches(rule, boundary - Decimal("0.000001"), daily)
+
+
+# --- crosses without a direction: either way fires, and the firing says which way ---------------------
+
+def zigzag(steps: int) -> list[float]:
+    """100, 101, 100, 101, ...: RSI-14 hovers near 50 (just above after an up step, just below after a down step)."""
+    closes = [100.0]
+    for i in range(steps):
+        closes.append(closes[-1] + (1.0 if i % 2 == 0 else -1.0))
+    return closes
+
+
+def daily(closes: list[float]) -> IndicatorStates:
+    import pandas as pd
+
+    from alerts.indicators import indicator_states
+
+    return indicator_states(pd.DataFrame({"AAPL": closes}, index=pd.bdate_range("2026-01-02", periods=len(closes))))
+
+
+def crossings(rule: AlertRule, closes: list[float], live: float) -> list[str | None]:
+    """The ``crossed`` of each firing of ``rule`` when ``live`` ticks after the daily ``closes``."""
+    return [firing.crossed for firing in AlertEngine([rule]).fired({"AAPL": live}, daily(closes))]
+
+
+def test_rsi_cross_without_a_direction_fires_on_a_cross_either_way_and_says_which():
+    import talib
+
+    either = AlertRule(1, "AAPL", "rsi_cross", Decimal("50"))
+    below, above = zigzag(60), zigzag(61)  # the last daily close ends a down step / an up step
+    rsi = lambda closes: talib.RSI(np.array(closes), timeperiod=14)[-1]  # noqa: E731
+    assert rsi(below) < 50 < rsi(below + [below[-1] + 2])  # 48.2 -> 55.1
+    assert rsi(above) > 50 > rsi(above + [above[-1] - 2])  # 51.9 -> 45.0
+
+    assert crossings(either, below, below[-1] + 2) == ["up"]
+    assert crossings(either, above, above[-1] - 2) == ["down"]
+    # No cross: RSI moves away from the level, or stays on its side of it.
+    assert crossings(either, below, below[-1] - 2) == []
+    assert crossings(either, above, above[-1] + 2) == []
+    assert rsi(below + [below[-1] + 0.3]) < 50  # 48.2 -> 49.4: short of the level
+    assert crossings(either, below, below[-1] + 0.3) == []
+    # A set direction still fires one way only.
+    assert crossings(AlertRule(2, "AAPL", "rsi_cross", Decimal("50"), "up"), above, above[-1] - 2) == []
+    assert crossings(AlertRule(3, "AAPL", "rsi_cross", Decimal("50"), "down"), above, above[-1] - 2) == ["down"]
+
+
+def test_macd_cross_without_a_direction_fires_on_a_cross_either_way_and_says_which():
+    import talib
+
+    either = AlertRule(1, "AAPL", "macd_cross", Decimal("0"))
+    falling = [round(150 - 0.01 * i * i, 2) for i in range(80)]  # MACD under its signal line
+    rising = [round(100 + 0.01 * i * i, 2) for i in range(80)]  # MACD over its signal line
+    jump, drop = round(falling[-1] * 1.12, 2), round(rising[-1] * 0.92, 2)
+    for closes, live in ((falling, jump), (rising, drop)):
+        line, signal, _ = talib.MACD(np.array(closes + [live]), 12, 26, 9)
+        assert np.sign(line[-2] - signal[-2]) == -np.sign(line[-1] - signal[-1])
+
+    assert crossings(either, falling, jump) == ["up"]
+    assert crossings(either, rising, drop) == ["down"]
+    assert crossings(either, falling, falling[-1] * 0.99) == []
+    assert crossings(either, rising, rising[-1] * 1.01) == []
+
+
+def test_pct_change_either_way_says_which_way_it_moved():
+    either = AlertRule(1, "AAPL", "pct_change", Decimal("2"))
+    assert crossings(either, [100.0], 102.0) == ["up"]
+    assert crossings(either, [100.0], 98.0) == ["down"]
+    assert crossings(AlertRule(2, "AAPL", "price_above", Decimal("1")), [100.0], 102.0) == [None]
+
+
+def test_a_mixed_book_reports_each_alerts_own_crossing():
+    rules = [AlertRule(1, "AAPL", "rsi_cross", Decimal("50")), AlertRule(2, "AAPL", "rsi_cross", Decimal("55")),
+             AlertRule(3, "AAPL", "pct_change", Decimal("1"))]
+    below = zigzag(60)
+    fired = AlertEngine(rules).fired({"AAPL": below[-1] + 2}, daily(below))
+    assert [(f.alert_id, f.crossed) for f in fired] == [(1, "up"), (2, "up"), (3, "up")]

@@ -157,6 +157,33 @@ def test_macd_cross_fires_in_its_direction_only(account, bars_factory, tick):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("last_step", "live_move", "crossed"), [(-1.0, 2.0, "up"), (1.0, -2.0, "down")])
+def test_an_rsi_cross_without_a_direction_fires_either_way_and_the_history_says_which(
+    api, account, bars_factory, tick, last_step, live_move, crossed
+):
+    closes = [100.0]
+    for i in range(60):  # a zigzag: RSI-14 hovers around 50, on the side of the last step
+        closes.append(closes[-1] + (1.0 if i % 2 == 0 else -1.0))
+    if last_step > 0:
+        closes.append(closes[-1] + 1.0)
+    bars_factory("AAPL", closes, end=FRIDAY)
+    live = closes[-1] + live_move
+    rsi_prev, rsi_now = talib.RSI(np.array(closes + [live]), timeperiod=14)[-2:]
+    assert (rsi_prev < 50 <= rsi_now) if crossed == "up" else (rsi_prev > 50 >= rsi_now)
+    alert = make_alert(account, "rsi_cross", "50")
+
+    tick("AAPL", str(live))
+
+    history = AlertHistory.objects.get(alert=alert)
+    assert history.detail["crossed"] == crossed
+    assert history.detail["condition"] == f"AAPL RSI-14 crossed {crossed} through 50"
+    listed = api.get("/api/v1/alerts/history").json()
+    assert [(h["alert_id"], h["crossed"]) for h in listed] == [(alert.pk, crossed)]
+    title = NotificationLog.objects.filter(event_type="price_alert").values_list("title", flat=True).first()
+    assert title == f"Alert: AAPL RSI-14 crossed {crossed} through 50"
+
+
+@pytest.mark.django_db
 def test_the_backstop_job_fires_an_alert_created_after_the_last_tick_and_is_idempotent(account, aapl, tick):
     tick("AAPL", "200")
     alert = make_alert(account, "price_above", "195")
