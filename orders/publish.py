@@ -51,6 +51,11 @@ def order_as_dict(order: Order) -> dict[str, Any]:
     return data
 
 
+def display_price(price: Decimal) -> str:
+    """A price as a trader reads it: to the cent, or to the $0.0001 tick below one dollar."""
+    return f"{price.quantize(Decimal('0.01') if abs(price) >= 1 else Decimal('0.0001')):f}"
+
+
 def notify_safely(*, account: Account, event_type: str, title: str, body: str = "", data: dict | None = None) -> None:
     """Fan out through the notification service; a transport failure never undoes a trade."""
     from notifications.services import notify
@@ -95,7 +100,7 @@ def fill_notify(fill: Fill, order: Order, *, account: Account) -> None:
 
     data = {"fill_id": fill.pk, "order": order_as_dict(order), "price": str(fill.price), "quantity": str(fill.quantity),
             "commission": str(fill.commission), "realized_pnl": str(fill.realized_pnl)}
-    title = f"Filled {fill.side} {fill.quantity.normalize():f} {fill.symbol} @ {fill.price.normalize():f}"
+    title = f"Filled {fill.side} {fill.quantity.normalize():f} {fill.symbol} @ {display_price(fill.price)}"
     body = f"Order #{order.pk} is {order.status.replace('_', ' ').lower()}; commission {fill.commission}."
 
     def _send() -> None:

@@ -25,18 +25,85 @@
     if (el) { el.textContent = text; el.className = "live-status " + (cls || ""); }
   }
 
+  const MAX_TOASTS = 4;
+
   function toast(title, body, cls) {
     const box = document.getElementById("toasts");
     if (!box) return;
     const el = document.createElement("div");
     el.className = "toast " + (cls || "");
     el.setAttribute("role", "status");
+    el.title = "Click to dismiss";
     const strong = document.createElement("strong");
     strong.textContent = title;
     el.appendChild(strong);
     if (body) { const p = document.createElement("div"); p.textContent = body; el.appendChild(p); }
+    el.addEventListener("click", () => el.remove());
     box.appendChild(el);
+    while (box.children.length > MAX_TOASTS) box.firstElementChild.remove();
     setTimeout(() => el.remove(), 8000);
+  }
+
+  // Numbers as a trader reads them: quantities without trailing zeros, prices to the cent
+  // (to the $0.0001 tick below one dollar), whatever precision the API stores.
+  function quantity(value) {
+    const n = Number(value);
+    return Number.isFinite(n) ? n.toLocaleString("en-US", { maximumFractionDigits: 6 }) : String(value ?? "–");
+  }
+
+  function price(value) {
+    if (value === null || value === undefined || value === "") return "–";
+    const n = Number(value);
+    if (!Number.isFinite(n)) return String(value);
+    const digits = Math.abs(n) < 1 ? 4 : 2;
+    return n.toLocaleString("en-US", { style: "currency", currency: "USD", minimumFractionDigits: digits, maximumFractionDigits: digits });
+  }
+
+  function orderTerms(order) {
+    if (order.order_type === "LIMIT") return `limit ${price(order.limit_price)}`;
+    if (order.order_type === "STOP") return `stop ${price(order.stop_price)}`;
+    if (order.order_type === "STOP_LIMIT") return `stop ${price(order.stop_price)} limit ${price(order.limit_price)}`;
+    return "at market";
+  }
+
+  // One sentence per order state: {title, body, cls} for a toast or a notice ("Order #148 filled", "Bought 5 MSFT @ $880.14").
+  function orderOutcome(order) {
+    const [verb, done] = order.side === "SELL" ? ["Sell", "Sold"] : ["Buy", "Bought"];
+    const what = `${quantity(order.quantity)} ${order.symbol}`;
+    const filled = Number(order.filled_quantity || 0);
+    const id = `Order #${order.id}`;
+    switch (order.status) {
+      case "FILLED":
+        return { title: `${id} filled`, body: `${done} ${quantity(order.filled_quantity)} ${order.symbol} @ ${price(order.avg_fill_price)}`, cls: "order" };
+      case "PARTIALLY_FILLED":
+        return { title: `${id} partially filled`, body: `${done} ${quantity(order.filled_quantity)} of ${what} @ ${price(order.avg_fill_price)} avg`, cls: "order" };
+      case "CANCELLED":
+        return { title: `${id} cancelled`, body: `${verb} ${what} ${orderTerms(order)}` + (filled ? `; ${quantity(filled)} filled @ ${price(order.avg_fill_price)}` : ""), cls: "order" };
+      case "EXPIRED":
+        return { title: `${id} expired`, body: `${verb} ${what} ${orderTerms(order)}` + (filled ? `; ${quantity(filled)} filled` : ""), cls: "order" };
+      case "REJECTED":
+        return { title: `${id} refused`, body: `${verb} ${what}: ${order.reject_reason || "refused"} (${order.reject_code})`, cls: "risk" };
+      case "ACCEPTED":
+        return { title: `${id} working`, body: `${verb} ${what} ${orderTerms(order)}, ${order.time_in_force}`, cls: "order" };
+      default:
+        return { title: `${id} ${String(order.status || "").toLowerCase()}`, body: `${verb} ${what} ${orderTerms(order)}`, cls: "order" };
+    }
+  }
+
+  // An order's outcome is toasted once: its final state of a submission (NEW and ACCEPTED on the way
+  // to a fill are not outcomes), then each later change (a fill, a cancel). The order_filled /
+  // order_rejected notifications repeat an outcome already shown and raise no toast of their own.
+  const ORDER_OUTCOMES = new Set(["PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED", "EXPIRED"]);
+  const toastedOrders = new Set();
+
+  function orderToast(message) {
+    const order = message.data || {};
+    if (!ORDER_OUTCOMES.has(message.event) || order.id === undefined) return;
+    const key = `${order.id}:${message.event}:${order.filled_quantity}`;
+    if (toastedOrders.has(key)) return;
+    toastedOrders.add(key);
+    const outcome = orderOutcome(order);
+    toast(outcome.title, outcome.body, outcome.cls);
   }
 
   function desktop(title, body) {
@@ -68,7 +135,7 @@
     remember(message.id);
     const data = message.data || {};
     if (message.channel === "price_alert") toast(data.title || "Price alert", data.body || `${data.symbol || ""} ${data.price || ""}`, "alert");
-    if (message.channel === "order_update") toast(data.title || `Order ${message.event}`, data.body || `${data.side || ""} ${data.quantity || ""} ${data.symbol || ""} ${data.reject_reason || ""}`, "order");
+    if (message.channel === "order_update") orderToast(message);
     if (message.channel === "risk_warning") toast(data.title || "Risk warning", data.body || "", "risk");
     if (message.channel === "signal_fired") toast(data.title || "Signal", data.body || "", "signal");
     if (message.channel === "notification" && message.event === "desktop") desktop(data.title || "AlphaLoop", data.body || "");
@@ -114,6 +181,8 @@
   window.AlphaLoop = {
     api,
     toast,
+    format: { quantity, price },
+    orderOutcome,
     watch(symbols) { symbols.forEach((s) => state.symbols.add(s)); subscribe(); },
     askDesktopPermission() { if ("Notification" in window && Notification.permission === "default") Notification.requestPermission(); },
   };

@@ -222,3 +222,15 @@ def test_order_events_carry_the_same_shape_as_the_api(account, aapl, submit):
     order = submit("BUY", 7, order_type="LIMIT", limit_price=D("99.5"))
     order.filled_quantity = D("2")  # an in-memory value mid-transition, not yet re-read from the database
     assert order_as_dict(order) == dict(OrderSerializer(order).data)
+
+
+def test_the_fill_notification_reads_the_price_to_the_cent_and_the_quantity_without_zeros(account, aapl, submit, quote,
+                                                                                          django_capture_on_commit_callbacks):
+    from notifications.models import NotificationLog
+
+    quote("AAPL", "880.10")  # + 5 bp slippage: a fill at 880.540050
+    with django_capture_on_commit_callbacks(execute=True):
+        order = submit("BUY", 5)
+    assert order.avg_fill_price == D("880.540050")
+    titles = set(NotificationLog.objects.filter(event_type="order_filled").values_list("title", flat=True))
+    assert titles == {"Filled BUY 5 AAPL @ 880.54"}

@@ -1,9 +1,17 @@
 (function () {
   "use strict";
   const { get, post, money, el, table, errors, formData, signClass } = AL;
+  const { format, orderOutcome } = AlphaLoop;
+  const confirming = new Set(); // open orders whose Cancel asks "are you sure?" (kept across re-renders)
 
   function notice(id, text, cls) {
     document.getElementById(id).replaceChildren(el("div", { class: "notice " + cls }, text));
+  }
+
+  function outcomeNotice(id, order, extra = "") {
+    const outcome = orderOutcome(order);
+    const cls = order.status === "REJECTED" ? "bad" : extra ? "warn" : "ok";
+    notice(id, `${outcome.title}: ${outcome.body}${extra}`, cls);
   }
 
   function ticketBody() {
@@ -12,19 +20,21 @@
     return data;
   }
 
+  const cautions = (order) => (order.warnings || []).map((w) => ` Warning (${w.rule}): ${w.detail}`).join("");
+
   document.getElementById("check").addEventListener("click", async () => {
     const { ok, data } = await post("/api/v1/orders/preview", ticketBody());
     if (!ok) return notice("ticket-result", errors(data), "bad");
-    const cautions = (data.warnings || []).map((w) => ` Warning (${w.rule}): ${w.detail}`).join("");
-    if (data.allowed) notice("ticket-result", `The guard would accept this order (value ${money(data.notional)}, buying power ${money(data.buying_power)}).${cautions}`, cautions ? "warn" : "ok");
+    const warn = cautions(data);
+    if (data.allowed) notice("ticket-result", `The guard would accept this order (value ${money(data.notional)}, buying power ${money(data.buying_power)}).${warn}`, warn ? "warn" : "ok");
     else notice("ticket-result", `Refused by ${data.code}: ${data.reason}`, "bad");
   });
 
   document.getElementById("ticket").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const { ok, data } = await post("/api/v1/orders/submit", ticketBody());
-    const cautions = (data.warnings || []).map((w) => ` Warning (${w.rule}): ${w.detail}`).join("");
-    if (ok) notice("ticket-result", `Order #${data.id} ${data.status}` + (data.avg_fill_price ? ` at ${money(data.avg_fill_price)}` : "") + cautions, "ok");
+    const { ok, status, data } = await post("/api/v1/orders/submit", ticketBody());
+    if (ok) outcomeNotice("ticket-result", data, cautions(data));
+    else if (status === 422) notice("ticket-result", `Refused by ${data.code}: ${data.detail}`, "bad");
     else notice("ticket-result", `Refused: ${errors(data)}`, "bad");
     refresh();
   });
@@ -39,24 +49,49 @@
     refresh();
   });
 
-  async function cancel(id) { await post(`/api/v1/orders/${id}/cancel`); refresh(); }
-  async function execute(id) {
-    const { ok, data } = await post(`/api/v1/plans/${id}/execute`);
-    notice("plan-result", ok ? `Plan executed: order #${data.id} ${data.status}` : errors(data), ok ? "ok" : "bad");
+  async function cancel(id) {
+    confirming.delete(id);
+    const { ok, data } = await post(`/api/v1/orders/${id}/cancel`);
+    if (!ok) notice("orders-result", `Order #${id} was not cancelled: ${errors(data)}`, "bad");
+    else document.getElementById("orders-result").replaceChildren();
     refresh();
   }
+
+  function cancelCell(order) {
+    if (!confirming.has(order.id)) {
+      return el("button", { class: "small danger", onclick: () => { confirming.add(order.id); refresh(); } }, "Cancel");
+    }
+    return el("span", { class: "confirm" }, `Cancel #${order.id}? `,
+      el("button", { class: "small danger", onclick: () => cancel(order.id) }, "Yes, cancel"), " ",
+      el("button", { class: "small", onclick: () => { confirming.delete(order.id); refresh(); } }, "Keep"));
+  }
+
+  async function execute(id) {
+    const { ok, status, data } = await post(`/api/v1/plans/${id}/execute`);
+    if (ok || status === 422) outcomeNotice("plan-result", data.order, ok ? cautions(data.order) : "");
+    else notice("plan-result", `Plan #${id} was not executed: ${errors(data)}`, "bad");
+    refresh();
+  }
+
   async function decide(id, approve) {
     const { ok, data } = await post(`/api/v1/approvals/${id}/decide`, { approve });
-    if (!ok) AL.toast ? AlphaLoop.toast("Approval", errors(data), "risk") : null;
+    if (!ok) notice("approvals-result", `Approval #${id}: ${errors(data)}`, "bad");
+    else notice("approvals-result", approve ? `Approval #${id} approved: order #${data.order} sent.` : `Approval #${id} rejected.`, "ok");
     refresh();
+  }
+
+  function planLabel(plan) {
+    if (!plan || typeof plan !== "object") return plan ? `#${plan}` : "–";
+    return `#${plan.id} ${plan.direction} ${format.quantity(plan.quantity)} ${plan.symbol} @ ${format.price(plan.entry_price)}`;
   }
 
   const orderColumns = [
     { label: "#", value: (o) => o.id }, { label: "Time", value: (o) => new Date(o.created_at).toLocaleString() },
     { label: "Side", value: (o) => o.side, cls: (o) => o.side === "BUY" ? "up" : "down" }, { label: "Symbol", value: (o) => o.symbol },
-    { label: "Type", value: (o) => o.order_type }, { label: "Qty", value: (o) => Number(o.quantity) },
-    { label: "Filled", value: (o) => Number(o.filled_quantity) }, { label: "Limit/Stop", value: (o) => o.limit_price || o.stop_price || "–" },
-    { label: "Avg fill", value: (o) => o.avg_fill_price ? money(o.avg_fill_price) : "–" },
+    { label: "Type", value: (o) => o.order_type }, { label: "Qty", value: (o) => format.quantity(o.quantity) },
+    { label: "Filled", value: (o) => format.quantity(o.filled_quantity) },
+    { label: "Limit/Stop", value: (o) => (o.limit_price || o.stop_price) ? format.price(o.limit_price || o.stop_price) : "–" },
+    { label: "Avg fill", value: (o) => o.avg_fill_price ? format.price(o.avg_fill_price) : "–" },
     { label: "Status", value: (o) => o.status + (o.reject_code ? ` (${o.reject_code})` : "") },
   ];
 
@@ -66,30 +101,33 @@
       get("/api/v1/plans/"), get("/api/v1/approvals/?status=PENDING"),
     ]);
     const list = (r) => (r.ok ? (Array.isArray(r.data) ? r.data : r.data.results || r.data.orders || r.data.positions || []) : []);
-    table("open-orders", [...orderColumns, { label: "", value: (o) => el("button", { class: "small danger", onclick: () => cancel(o.id) }, "Cancel") }], list(open), "No open orders.");
+    const openOrders = list(open);
+    for (const id of confirming) if (!openOrders.some((o) => o.id === id)) confirming.delete(id);
+    table("open-orders", [...orderColumns, { label: "", value: cancelCell }], openOrders, "No open orders.");
     table("history", orderColumns, list(history), "No orders yet.");
     table("positions", [
-      { label: "Symbol", value: (p) => p.symbol }, { label: "Qty", value: (p) => Number(p.quantity) }, { label: "Avg cost", value: (p) => money(p.avg_cost) },
-      { label: "Price", value: (p) => money(p.price) }, { label: "Value", value: (p) => money(p.market_value) },
+      { label: "Symbol", value: (p) => p.symbol }, { label: "Qty", value: (p) => format.quantity(p.quantity) }, { label: "Avg cost", value: (p) => format.price(p.avg_cost) },
+      { label: "Price", value: (p) => format.price(p.price) }, { label: "Value", value: (p) => money(p.market_value) },
       { label: "Unrealized", value: (p) => money(p.unrealized_pnl), cls: (p) => signClass(p.unrealized_pnl) },
       { label: "Realized", value: (p) => money(p.realized_pnl), cls: (p) => signClass(p.realized_pnl) },
     ], list(positions), "No open positions.");
     table("plans-table", [
       { label: "#", value: (p) => p.id }, { label: "Symbol", value: (p) => p.symbol }, { label: "Dir", value: (p) => p.direction },
-      { label: "Entry", value: (p) => money(p.entry_price) }, { label: "Stop", value: (p) => money(p.stop_price) },
-      { label: "Target", value: (p) => money(p.target_price) }, { label: "Qty", value: (p) => Number(p.quantity) }, { label: "Status", value: (p) => p.status },
+      { label: "Entry", value: (p) => format.price(p.entry_price) }, { label: "Stop", value: (p) => format.price(p.stop_price) },
+      { label: "Target", value: (p) => format.price(p.target_price) }, { label: "Qty", value: (p) => format.quantity(p.quantity) }, { label: "Status", value: (p) => p.status },
       { label: "", value: (p) => ["PENDING", "ACTIVE"].includes(p.status) ? el("button", { class: "small", onclick: () => execute(p.id) }, "Execute") : "" },
     ], list(plans), "No plans.");
     table("approvals-table", [
       { label: "#", value: (a) => a.id }, { label: "Source", value: (a) => a.source }, { label: "Reason", value: (a) => a.reason },
-      { label: "Plan", value: (a) => `#${a.plan}` },
+      { label: "Plan", value: (a) => planLabel(a.plan) },
       { label: "", value: (a) => el("span", {}, el("button", { class: "small primary", onclick: () => decide(a.id, true) }, "Approve"), " ",
           el("button", { class: "small danger", onclick: () => decide(a.id, false) }, "Reject")) },
     ], list(approvals), "No approvals waiting.");
   }
 
   document.addEventListener("alphaloop:event", (event) => {
-    if (event.detail.channel === "order_update") refresh();
+    const { channel, event: name } = event.detail;
+    if (channel === "order_update" || (channel === "notification" && name === "approval_requested")) refresh();
   });
   refresh();
 })();
