@@ -1,11 +1,13 @@
 """NYSE trading calendar (exchange_calendars XNYS): sessions, holidays, half days.
 
 Dates are session labels (plain ``date``); datetimes are timezone-aware UTC.
+:func:`session_state` says where the market is at any instant: pre-market, open, after-hours or closed.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 import exchange_calendars as xcals
@@ -101,3 +103,103 @@ def market_tz():
     from django.conf import settings
 
     return ZoneInfo(settings.MARKET_TIME_ZONE)
+
+
+# --- the session state at an instant ------------------------------------------------------------------
+
+PRE_MARKET, OPEN, AFTER_HOURS, CLOSED = "pre_market", "open", "after_hours", "closed"
+STATE_LABELS = {PRE_MARKET: "Pre-market", OPEN: "Open", AFTER_HOURS: "After-hours", CLOSED: "Closed"}
+# Extended hours of the US equity venues (NYSE Arca, Nasdaq): from 04:00 ET, until four hours after
+# the regular close (20:00 ET, 17:00 ET on a half day). exchange_calendars has the regular session only.
+PRE_MARKET_START = time(4, 0)
+AFTER_HOURS_LENGTH = timedelta(hours=4)
+REGULAR_CLOSE = time(16, 0)
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """Where the NYSE is at ``at`` (every datetime in America/New_York).
+
+    ``session`` is the session of ``at``'s date (None on a weekend or holiday) with its regular
+    ``opens_at``/``closes_at``; ``next_open``/``next_close`` are the first regular open/close after
+    ``at``; ``changes_at`` is when ``state`` changes next.
+    """
+
+    state: str
+    at: datetime
+    session: date | None
+    opens_at: datetime | None
+    closes_at: datetime | None
+    early_close: bool
+    holiday: str | None
+    next_open: datetime
+    next_close: datetime
+    next_session_early_close: bool
+    changes_at: datetime
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS[self.state]
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == OPEN
+
+
+def regular_hours(day: date) -> tuple[datetime, datetime]:
+    """A session's regular open and close in America/New_York."""
+    tz = market_tz()
+    opens, closes = session_open_close(day)
+    return opens.astimezone(tz), closes.astimezone(tz)
+
+
+def _is_early_close(closes: datetime) -> bool:
+    return closes.time() < REGULAR_CLOSE
+
+
+def holiday_name(day: date) -> str | None:
+    """The name of the NYSE holiday on ``day`` (a weekday that is not a session), else None."""
+    if day.weekday() >= 5 or is_session(day):
+        return None
+    names = nyse().regular_holidays.holidays(start=_ts(day), end=_ts(day), return_name=True)
+    return str(names.iloc[0]) if len(names) else "Market holiday"
+
+
+def session_state(at: datetime | None = None) -> SessionState:
+    """The market's state at ``at`` (default now): its regular session, extended hours, the next change."""
+    tz = market_tz()
+    at = (at or timezone.now()).astimezone(tz)
+    day = at.date()
+    session = day if is_session(day) else None
+    opens = closes = None
+    if session is not None:
+        opens, closes = regular_hours(day)
+        pre_start = datetime.combine(day, PRE_MARKET_START, tzinfo=tz)
+        after_end = closes + AFTER_HOURS_LENGTH
+        if at < pre_start:
+            state, changes_at = CLOSED, pre_start
+        elif at < opens:
+            state, changes_at = PRE_MARKET, opens
+        elif at < closes:
+            state, changes_at = OPEN, closes
+        elif at < after_end:
+            state, changes_at = AFTER_HOURS, after_end
+        else:
+            state, changes_at = CLOSED, None
+    else:
+        state, changes_at = CLOSED, None
+    if opens is not None and at < opens:
+        next_open, next_close = opens, closes
+    else:
+        following = next_session(day)
+        next_open, following_close = regular_hours(following)
+        next_close = closes if state == OPEN else following_close
+        if changes_at is None:  # closed until the next session's pre-market
+            changes_at = datetime.combine(following, PRE_MARKET_START, tzinfo=tz)
+    upcoming_close = regular_hours(next_open.date())[1]
+    return SessionState(
+        state=state, at=at, session=session, opens_at=opens, closes_at=closes,
+        early_close=closes is not None and _is_early_close(closes), holiday=holiday_name(day),
+        next_open=next_open, next_close=next_close, next_session_early_close=_is_early_close(upcoming_close),
+        changes_at=changes_at,
+    )

@@ -275,3 +275,46 @@ def portfolio_exposure(account: Account, *, at: datetime | None = None, book: Bo
 
 def _dec(value: float, places: Decimal = Decimal("0.01")) -> Decimal:
     return Decimal(repr(value)).quantize(places)
+
+
+# --- the market session as the order ticket sees it ---------------------------------------------------------
+
+def _clock(at: datetime) -> str:
+    return f"{at:%H:%M} ET"
+
+
+def _when(at: datetime, today: date) -> str:
+    """'at 09:30 ET' today, 'on Fri 27 Nov at 09:30 ET' another day (``at`` in ET)."""
+    return f"at {_clock(at)}" if at.date() == today else f"on {at:%a} {at.day} {at:%b} at {_clock(at)}"
+
+
+def market_session_get(*, at: datetime | None = None) -> dict:
+    """The NYSE session state (``marketdata.calendar.session_state``) in words, and whether orders pass
+    the trading-hours rule (``TRADING_HOURS_ONLY``) now."""
+    now = calendar.session_state(at)
+    today = now.at.date()
+    next_open = _when(now.next_open, today)
+    if now.next_session_early_close:
+        next_open += f" (half day, closes {_clock(calendar.regular_hours(now.next_open.date())[1])})"
+    if now.state == calendar.OPEN:
+        detail = f"Open{' (half day)' if now.early_close else ''}: the regular session closes at {_clock(now.closes_at)}."
+    elif now.state == calendar.PRE_MARKET:
+        detail = f"Pre-market: the regular session opens {next_open}."
+    elif now.state == calendar.AFTER_HOURS:
+        detail = f"After-hours: the regular session closed at {_clock(now.closes_at)}; it next opens {next_open}."
+    else:
+        detail = f"Closed{f' ({now.holiday})' if now.holiday else ''}: the regular session next opens {next_open}."
+    if not settings.TRADING_HOURS_ONLY:
+        accepted, orders_detail = True, "TRADING_HOURS_ONLY is off: orders are accepted at any hour."
+    elif now.is_open:
+        accepted, orders_detail = True, f"Orders are accepted until the close at {_clock(now.closes_at)}."
+    else:
+        accepted = False
+        orders_detail = f"Orders are refused until the regular session opens {_when(now.next_open, today)} (outside_trading_hours)."
+    return {
+        "state": now.state, "label": now.label, "detail": detail, "time_zone": settings.MARKET_TIME_ZONE,
+        "at": now.at, "session": now.session, "opens_at": now.opens_at, "closes_at": now.closes_at,
+        "early_close": now.early_close, "holiday": now.holiday, "next_open": now.next_open,
+        "next_close": now.next_close, "next_session_early_close": now.next_session_early_close,
+        "changes_at": now.changes_at, "orders_accepted": accepted, "orders_detail": orders_detail,
+    }

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from rest_framework import serializers
 
 from orders.models import Account, ApprovalRequest, Fill, Order, TradingPlan
@@ -247,3 +249,31 @@ class ExposureSerializer(serializers.Serializer):
     theta_dollars = serializers.DecimalField(max_digits=20, decimal_places=2)
     positions = ExposurePositionSerializer(many=True)
     unpriced = serializers.ListField(child=serializers.CharField())
+
+
+class _MarketTime(serializers.DateTimeField):
+    """A datetime in the market's time zone (America/New_York), with its UTC offset."""
+
+    def __init__(self, **kwargs):
+        super().__init__(default_timezone=ZoneInfo(settings.MARKET_TIME_ZONE), read_only=True, **kwargs)
+
+
+class MarketSessionSerializer(serializers.Serializer):
+    """``GET /api/v1/market/session``: where the NYSE is now, and whether this app accepts orders."""
+
+    state = serializers.ChoiceField(choices=["pre_market", "open", "after_hours", "closed"])
+    label = serializers.CharField(help_text="Pre-market, Open, After-hours or Closed")
+    detail = serializers.CharField(help_text="The state in a sentence, e.g. 'Pre-market: the regular session opens at 09:30 ET.'")
+    time_zone = serializers.CharField(help_text="America/New_York: every time below carries its ET offset")
+    now = _MarketTime(source="at")
+    session_date = serializers.DateField(source="session", allow_null=True, help_text="Today's session; null on a weekend or holiday")
+    opens_at = _MarketTime(allow_null=True, help_text="Today's regular open")
+    closes_at = _MarketTime(allow_null=True, help_text="Today's regular close (13:00 ET on a half day)")
+    early_close = serializers.BooleanField(help_text="Today is a half day")
+    holiday = serializers.CharField(allow_null=True, help_text="The NYSE holiday today, by name")
+    next_open = _MarketTime(help_text="The next regular open (today's while it is still to come)")
+    next_close = _MarketTime(help_text="The next regular close")
+    next_session_early_close = serializers.BooleanField(help_text="The session of next_open is a half day")
+    changes_at = _MarketTime(help_text="When the state changes next (pre-market 04:00 ET, open, close, after-hours end)")
+    orders_accepted = serializers.BooleanField(help_text="Orders pass the trading-hours rule now")
+    orders_detail = serializers.CharField()

@@ -14,6 +14,7 @@ urlpatterns = [
     path("orders/<int:pk>/cancel", views.OrderCancelView.as_view(), name="order-cancel"),
     path("positions", views.PositionsView.as_view(), name="positions"),
     path("exposure", views.ExposureView.as_view(), name="exposure"),
+    path("market/session", views.MarketSessionView.as_view(), name="market-session"),
     path("plans/", views.PlanListCreateView.as_view(), name="plan-list"),
     path("plans/<int:pk>", views.PlanDetailView.as_view(), name="plan-detail"),
     path("plans/<int:pk>/execute", views.PlanExecuteView.as_view(), name="plan-execute"),

@@ -27,6 +27,7 @@ from orders.serializers import (
     ClientOrderIdConflictSerializer,
     ErrorSerializer,
     ExposureSerializer,
+    MarketSessionSerializer,
     OrderDetailSerializer,
     OrderPreviewSerializer,
     OrderRefusalSerializer,
@@ -229,6 +230,15 @@ class ExposureView(APIView):
     def get(self, request):
         account = user_account(request.user, query_data(request).get("account_id"))
         return Response(ExposureSerializer(selectors.portfolio_exposure(account)).data)
+
+
+class MarketSessionView(APIView):
+    """The NYSE session now (pre-market / open / after-hours / closed, next open, half days, holidays; times in ET)
+    and whether orders pass the trading-hours rule: the navbar badge and the order ticket read it."""
+
+    @extend_schema(responses={200: MarketSessionSerializer}, tags=["market"])
+    def get(self, request):
+        return Response(MarketSessionSerializer(selectors.market_session_get()).data)
 
 
 # --- plans -----------------------------------------------------------------------------------------

@@ -178,17 +178,71 @@
     }
   }
 
+  // --- the NYSE session badge (navbar): from GET /api/v1/market/session, re-read when the state
+  // changes (and at least every minute), counting down on the server's clock, not the browser's.
+  const SESSION_REFRESH_MS = 60000;
+  const sessionState = { data: null, offset: 0, timer: null };
+  const clockET = (iso) => new Date(iso).toLocaleTimeString("en-US", { timeZone: "America/New_York", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }) + " ET";
+  const dayET = (iso) => new Date(iso).toLocaleDateString("en-US", { timeZone: "America/New_York", weekday: "short" });
+
+  function countdown(iso) {
+    const minutes = Math.max(0, Math.ceil((Date.parse(iso) - (Date.now() + sessionState.offset)) / 60000));
+    if (minutes >= 24 * 60) return "";
+    return minutes >= 60 ? ` (in ${Math.floor(minutes / 60)} h ${minutes % 60} min)` : ` (in ${minutes} min)`;
+  }
+
+  // "Open · closes 16:00 ET", "Pre-market · opens 09:30 ET (in 42 min)", "Closed (Christmas) · opens Mon 09:30 ET".
+  function sessionText(data) {
+    const sameDay = (iso) => new Date(iso).toLocaleDateString("en-US", { timeZone: "America/New_York" }) ===
+      new Date(Date.now() + sessionState.offset).toLocaleDateString("en-US", { timeZone: "America/New_York" });
+    const opens = `opens ${sameDay(data.next_open) ? "" : dayET(data.next_open) + " "}${clockET(data.next_open)}`;
+    if (data.state === "open") return `Open · closes ${clockET(data.closes_at)}${data.early_close ? " (half day)" : ""}`;
+    if (data.state === "pre_market") return `Pre-market · ${opens}${countdown(data.next_open)}`;
+    const label = data.state === "after_hours" ? "After-hours" : `Closed${data.holiday ? ` (${data.holiday})` : ""}`;
+    return `${label} · ${opens}`;
+  }
+
+  function sessionRender() {
+    const data = sessionState.data;
+    const badge = document.getElementById("market-session");
+    if (!data) return;
+    if (badge) {
+      badge.textContent = "NYSE " + sessionText(data);
+      badge.className = "market-session " + data.state;
+      badge.title = `${data.detail} ${data.orders_detail}`;
+    }
+    document.dispatchEvent(new CustomEvent("alphaloop:session", { detail: { ...data, text: sessionText(data) } }));
+  }
+
+  async function sessionLoad() {
+    clearTimeout(sessionState.timer);
+    const sent = Date.now();
+    const response = await AL.get("/api/v1/market/session").catch(() => null);
+    let wait = SESSION_REFRESH_MS;
+    if (response && response.ok) {
+      sessionState.data = response.data;
+      sessionState.offset = Date.parse(response.data.now) - (sent + Date.now()) / 2;
+      sessionRender();
+      const untilChange = Date.parse(response.data.changes_at) - (Date.now() + sessionState.offset);
+      wait = Math.max(1000, Math.min(SESSION_REFRESH_MS, untilChange + 500));
+    }
+    sessionState.timer = setTimeout(sessionLoad, wait);
+  }
+
   window.AlphaLoop = {
     api,
     toast,
     format: { quantity, price },
     orderOutcome,
     watch(symbols) { symbols.forEach((s) => state.symbols.add(s)); subscribe(); },
+    session: () => sessionState.data && { ...sessionState.data, text: sessionText(sessionState.data) },
     askDesktopPermission() { if ("Notification" in window && Notification.permission === "default") Notification.requestPermission(); },
   };
 
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("[data-watch]").forEach((el) => state.symbols.add(el.dataset.watch));
     connect();
+    sessionLoad();
+    setInterval(sessionRender, 30000); // the pre-market countdown
   });
 })();

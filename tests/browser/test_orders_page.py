@@ -1,8 +1,10 @@
-"""The Orders page as a trader reads it (Debian's Chromium driven by Playwright).
+"""The Orders page and the navbar's market session as a trader reads them (Debian's Chromium, Playwright).
 
 A real ``manage.py serve`` on a temporary SQLite database with the synthetic universe (no demo
-history, no feed: prices move only when a test injects a tick). Every assertion reads what the
-page shows: the notices, the toasts, the tables.
+history, no feed: prices move only when a test injects a tick), with ``TRADING_HOURS_ONLY`` on as
+in production, on a clock the tests set (``clocked_serve.py``): it starts at 08:00 ET on the next
+NYSE half day and only ever moves forward. Every assertion reads what the page shows: the navbar,
+the notices, the toasts, the tables.
 """
 
 from __future__ import annotations
@@ -16,9 +18,14 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import signal
+from datetime import date, datetime, timedelta
+
 import httpx
 import pytest
 from playwright.sync_api import expect
+
+from marketdata import calendar
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -37,8 +44,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def next_half_day(after: date) -> date:
+    """The first NYSE half day (13:00 ET close) after ``after``."""
+    day = calendar.next_session(after)
+    while not calendar.session_state(calendar.regular_hours(day)[0]).early_close:
+        day = calendar.next_session(day)
+    return day
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def half_day() -> date:
+    return next_half_day(date.today())
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, half_day):
     workdir = tmp_path_factory.mktemp("alphaloop-orders")
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"}}
     env.update({
@@ -46,7 +66,10 @@ def server(tmp_path_factory):
         "SECRET_KEY": "orders-page-secret-key-0123456789-abcdefghijkl", "JWT_SIGNING_KEY": "orders-page-jwt-key-0123456789-abcdefghijkl",
         "ALPHALOOP_VAR_DIR": str(workdir), "ALPHALOOP_ENV_FILE": str(workdir / "none.env"),
         "DATABASE_URL": f"sqlite:///{workdir / 'orders.sqlite3'}", "ALPHALOOP_ADMIN_PASSWORD": PASSWORD,
-        "MARKET_FEED": "none", "TRADING_HOURS_ONLY": "false", "MAX_ORDERS_PER_MINUTE": "100",
+        "MARKET_FEED": "none", "TRADING_HOURS_ONLY": "true", "MAX_ORDERS_PER_MINUTE": "100",
+        "JWT_ACCESS_MINUTES": "4320",  # the test's API token outlives the clock's jumps (two days at most)
+        "ALPHALOOP_TEST_CLOCK": calendar.regular_hours(half_day)[0].replace(hour=8, minute=0).isoformat(),
+        "ALPHALOOP_TEST_CLOCK_FILE": str(workdir / "clock"),
     })
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
@@ -54,8 +77,8 @@ def server(tmp_path_factory):
     subprocess.run([*manage, "seed_demo", "--no-history"], env=env, check=True, cwd=ROOT, capture_output=True)
     port = _free_port()
     log = open(workdir / "serve.log", "w")  # a file, not a pipe: an unread pipe fills and blocks the server
-    process = subprocess.Popen([*manage, "serve", "--port", str(port)], env=env, cwd=ROOT,
-                               stdout=log, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "browser" / "clocked_serve.py"), "--port", str(port)],
+                               env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     for _ in range(150):
         try:
@@ -66,22 +89,63 @@ def server(tmp_path_factory):
     else:
         process.kill()
         pytest.fail("server did not start: " + (workdir / "serve.log").read_text())
-    yield base
+    # One API request before the browser's concurrent ones: the request contract layer builds the
+    # OpenAPI schema lazily on the first requests and concurrent first requests break it (issue 14,
+    # item 1, fixed in that layer); this module tests the Orders page, not that start-up race.
+    httpx.post(f"{base}/api/v1/auth/token", json={"username": "admin", "password": PASSWORD}, timeout=30)
+    process.clock_file = workdir / "clock"
+    yield base, process
     process.terminate()
     process.wait(timeout=15)
     log.close()
 
 
 @pytest.fixture(scope="module")
-def api(server):
+def server_url(server) -> str:
+    return server[0]
+
+
+@pytest.fixture(scope="module")
+def clock(server, api):
+    """``clock.now()``: the server's time; ``clock.jump(instant)``: move it forward and wait until it is there."""
+    _, process = server
+
+    class Clock:
+        @staticmethod
+        def now() -> datetime:
+            return datetime.fromisoformat(api.get("/market/session").json()["now"])
+
+        def jump(self, instant: datetime) -> None:
+            assert instant > self.now(), "the test clock only moves forward (tokens and sessions stay valid)"
+            process.clock_file.write_text(instant.isoformat())
+            process.send_signal(signal.SIGUSR1)
+            deadline = time.monotonic() + 15
+            while not instant <= self.now() < instant + timedelta(minutes=1):
+                assert time.monotonic() < deadline, "the server clock did not move"
+                time.sleep(0.1)
+
+    return Clock()
+
+
+@pytest.fixture
+def market_open(clock):
+    """The regular session is open on the server's clock (jump to the next open if it is not)."""
+    if not calendar.session_state(clock.now()).is_open:
+        clock.jump(calendar.session_state(clock.now()).next_open + timedelta(minutes=1))
+
+
+@pytest.fixture(scope="module")
+def api(server_url):
     """An API client of the admin (staff: it may inject paper quotes)."""
+    server = server_url
     token = httpx.post(f"{server}/api/v1/auth/token", json={"username": "admin", "password": PASSWORD}).json()["access"]
     with httpx.Client(base_url=f"{server}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=10) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
-def browser_page(server):
+def browser_page(server_url):
+    server = server_url
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -115,9 +179,9 @@ RECORDER = """() => {
 
 
 @pytest.fixture
-def page(server, browser_page):
-    """The Orders page, freshly loaded and live, with the toast/event recorder installed."""
-    browser_page.goto(f"{server}/orders/")
+def page(server_url, browser_page, market_open):
+    """The Orders page in an open session, freshly loaded and live, with the toast/event recorder installed."""
+    browser_page.goto(f"{server_url}/orders/")
     browser_page.wait_for_selector("#live-status.ok", timeout=15000)
     browser_page.wait_for_selector("#history p, #history table")
     browser_page.evaluate(RECORDER)
@@ -140,6 +204,26 @@ def wait_for_event(page, event: str, order_id: int) -> None:
 
 def toasts(page) -> list[str]:
     return page.evaluate("window.__toasts")
+
+
+def test_the_navbar_and_the_ticket_show_the_session_and_turn_open_at_0930_without_a_reload(server_url, browser_page, clock):
+    page = browser_page
+    opening = calendar.session_state(clock.now()).next_open
+    clock.jump(opening - timedelta(seconds=25))
+    page.goto(f"{server_url}/orders/")
+    badge, note = page.locator("#market-session"), page.locator("#ticket-session")
+
+    expect(badge).to_have_text("NYSE Pre-market · opens 09:30 ET (in 1 min)")
+    expect(note).to_contain_text("Orders are refused until the regular session opens at 09:30 ET")
+    page.click("#check")
+    expect(page.locator("#ticket-result .notice.bad")).to_contain_text("Refused by outside_trading_hours")
+
+    closes = calendar.regular_hours(opening.date())[1]
+    half_day = " (half day)" if closes.hour < 16 else ""
+    expect(badge).to_have_text(f"NYSE Open · closes {closes:%H:%M} ET{half_day}", timeout=45000)
+    expect(note).to_contain_text(f"Orders are accepted until the close at {closes:%H:%M} ET")
+    page.goto(f"{server_url}/alerts/")  # every page carries the badge
+    expect(page.locator("#market-session")).to_have_text(f"NYSE Open · closes {closes:%H:%M} ET{half_day}")
 
 
 def test_executing_a_plan_reports_the_order_it_placed(api, page):
@@ -224,6 +308,27 @@ def test_a_refused_order_gives_one_toast_with_the_reason(api, page):
     shown = toasts(page)
     assert len(shown) == 1 and shown[0].startswith(f"Order #{order['id']} refused\nBuy 100,000 AAPL: ")
     assert "(max_order_pct)" in shown[0] and order["reject_reason"] in shown[0]
+
+
+def test_after_the_half_day_closes_and_on_the_next_day_the_navbar_says_when_it_opens(server_url, browser_page, clock,
+                                                                                     half_day):
+    page = browser_page
+    closes = calendar.regular_hours(half_day)[1]
+    if clock.now() < closes:
+        clock.jump(closes + timedelta(minutes=10))
+        page.goto(f"{server_url}/")
+        reopens = calendar.session_state(closes).next_open
+        expect(page.locator("#market-session")).to_have_text(f"NYSE After-hours · opens {reopens:%a} 09:30 ET")
+        assert closes.hour == 13  # the half day closed at 13:00 ET
+
+    next_day = calendar.session_state(clock.now()).at.replace(hour=12, minute=0) + timedelta(days=1)
+    clock.jump(next_day)
+    page.goto(f"{server_url}/")
+    state = calendar.session_state(next_day)
+    expected = f"NYSE Closed{f' ({state.holiday})' if state.holiday else ''} · opens {state.next_open:%a} 09:30 ET"
+    if state.is_open:
+        expected = f"NYSE Open · closes {state.closes_at:%H:%M} ET{' (half day)' if state.early_close else ''}"
+    expect(page.locator("#market-session")).to_have_text(expected)
 
 
 def _price(value) -> str:

@@ -125,6 +125,15 @@
     ], list(approvals), "No approvals waiting.");
   }
 
+  function sessionNote(data) {
+    const note = document.getElementById("ticket-session");
+    note.replaceChildren(el("strong", {}, `NYSE ${data.text}.`), ` ${data.orders_detail}`);
+    note.className = data.orders_accepted ? "muted" : "notice warn";
+  }
+
+  document.addEventListener("alphaloop:session", (event) => sessionNote(event.detail));
+  if (AlphaLoop.session()) sessionNote(AlphaLoop.session());
+
   document.addEventListener("alphaloop:event", (event) => {
     const { channel, event: name } = event.detail;
     if (channel === "order_update" || (channel === "notification" && name === "approval_requested")) refresh();
