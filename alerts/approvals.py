@@ -47,6 +47,10 @@ def approval_reply(args: str, *, approve: bool) -> str:
     if not approve:
         return f"Rejected {token}: plan #{plan.pk} ({plan.direction} {plan.symbol}) will not be executed."
     order = approval.order
+    if approval.status == approval.PENDING:  # approved, but its order was refused: it waits for another approval
+        refused = f"order #{order.pk} was refused" if order is not None else "the order was invalid"
+        return (f"{token}: not executed yet: {refused} ({approval.refusal_code}): {approval.refusal_reason} "
+                f"{approval.pending_note()}: /approve it again once it can execute.")
     if order is None:
         return f"Approved {token}, but no order was placed for plan #{plan.pk}."
     if order.status == order.REJECTED:

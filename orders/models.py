@@ -1,4 +1,5 @@
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
@@ -217,7 +218,11 @@ class Fill(models.Model):
 
 
 class ApprovalRequest(models.Model):
-    """An alert or signal asks the user before a plan's order is sent."""
+    """An alert or signal asks the user before a plan's order is sent.
+
+    Approving one whose order is refused (outside trading hours, a guard limit, an invalid order)
+    leaves it PENDING with ``refusal_*`` saying why, until it executes, is rejected or expires.
+    """
 
     PENDING, APPROVED, REJECTED, EXPIRED = "PENDING", "APPROVED", "REJECTED", "EXPIRED"
     STATUSES = [(s, s.title()) for s in (PENDING, APPROVED, REJECTED, EXPIRED)]
@@ -231,9 +236,21 @@ class ApprovalRequest(models.Model):
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     decided_via = models.CharField(max_length=16, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    refusal_code = models.CharField(
+        max_length=32, blank=True, help_text="Why the last approval did not execute (a guard rule, invalid_order, ...)"
+    )
+    refusal_reason = models.CharField(max_length=255, blank=True)
+    refused_at = models.DateTimeField(null=True, blank=True, help_text="When an approval last failed to execute; it stays PENDING")
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         indexes = [models.Index(fields=["account", "status"], name="idx_approval_account_status")]
         ordering = ["-created_at", "-id"]
+
+    def pending_note(self) -> str:
+        """'The request stays pending until 2026-11-24 12:00 ET' (its expiry in market time)."""
+        if self.expires_at is None:
+            return "The request stays pending"
+        until = self.expires_at.astimezone(ZoneInfo(settings.MARKET_TIME_ZONE)).strftime("%Y-%m-%d %H:%M ET")
+        return f"The request stays pending until {until}"

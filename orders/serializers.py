@@ -209,13 +209,25 @@ class PlanExecuteResponseSerializer(serializers.Serializer):
 
 
 class ApprovalSerializer(serializers.ModelSerializer):
+    """An approval request. ``order`` is the last order it sent: the placed one once APPROVED; while PENDING
+    after a refused approval, the REJECTED one, with ``refusal_code``/``refusal_reason`` saying why."""
+
     plan = PlanSerializer(read_only=True)
 
     class Meta:
         model = ApprovalRequest
         fields = ["id", "account", "plan", "source", "reason", "status", "token", "order", "decided_via", "decided_at",
-                  "expires_at", "created_at"]
+                  "refusal_code", "refusal_reason", "refused_at", "expires_at", "created_at"]
         read_only_fields = fields
+
+
+class ApprovalRefusalSerializer(serializers.Serializer):
+    """422: the approved plan's order was refused; the approval stays PENDING until it can execute or expires."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text="The guard rule (e.g. outside_trading_hours) or broker_rejected")
+    approval = ApprovalSerializer()
+    order = OrderSerializer()
 
 
 class ApprovalDecideSerializer(serializers.Serializer):

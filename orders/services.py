@@ -766,7 +766,13 @@ def _approval_token() -> str:
 def approval_decide(
     *, approval: ApprovalRequest, approve: bool, via: str, user=None, ip_address: str | None = None
 ) -> ApprovalRequest:
-    """Approve (-> ``plan_execute`` with source APPROVAL) or reject a PENDING request, claimed atomically."""
+    """Approve (-> ``plan_execute`` with source APPROVAL) or reject a PENDING request, claimed atomically.
+
+    An approval whose order is not placed (the guard refuses it, e.g. outside trading hours; the
+    plan makes an invalid order) goes back to PENDING with ``refusal_code``/``refusal_reason`` (and
+    the REJECTED order as its ``order``), so it can be approved again once it can execute, until it
+    expires; an invalid order's ``ValidationError`` is raised after that.
+    """
     now = timezone.now()
     approval = ApprovalRequest.objects.select_related("plan").get(pk=approval.pk)
     plan_open = approval.plan.status in (TradingPlan.PENDING, TradingPlan.ACTIVE)
@@ -793,10 +799,55 @@ def approval_decide(
         audit_log_create(action="approval.approve" if approve else "approval.reject", resource=f"approval:{approval.pk}",
                          user=user, ip_address=ip_address, payload={"via": via, "plan_id": approval.plan_id})
     if approve:
-        order = plan_execute(plan=approval.plan, source="APPROVAL", user=user, ip_address=ip_address)
-        ApprovalRequest.objects.filter(pk=approval.pk).update(order=order)
+        try:
+            order = plan_execute(plan=approval.plan, source="APPROVAL", user=user, ip_address=ip_address)
+        except ValidationError as exc:
+            _approval_requeue(approval.pk, code="invalid_order", reason=_validation_text(exc), now=now, user=user,
+                              ip_address=ip_address)
+            raise
+        except ServiceUnavailable as exc:  # the order is stored (NEW) and the broker did not answer: it is this approval's
+            ApprovalRequest.objects.filter(pk=approval.pk).update(order_id=exc.extra.get("order_id"))
+            raise
+        except ApplicationError as exc:
+            if exc.code == "plan_not_executable":
+                _approval_lapse(approval.pk, now=now, user=user, ip_address=ip_address)
+            else:
+                _approval_requeue(approval.pk, code=exc.code, reason=exc.message, now=now, user=user, ip_address=ip_address)
+            raise
+        if order.status == Order.REJECTED:
+            _approval_requeue(approval.pk, code=order.reject_code, reason=order.reject_reason, now=now, user=user,
+                              ip_address=ip_address, order=order)
+        else:
+            ApprovalRequest.objects.filter(pk=approval.pk).update(order=order)
     approval.refresh_from_db()
     return approval
+
+
+def _validation_text(exc: ValidationError) -> str:
+    detail = exc.detail if isinstance(exc.detail, dict) else {"order": exc.detail}
+    return "; ".join(f"{field}: {' '.join(str(m) for m in (msgs if isinstance(msgs, list) else [msgs]))}"
+                     for field, msgs in detail.items())
+
+
+def _approval_requeue(approval_id: int, *, code: str, reason: str, now: datetime, user=None, ip_address: str | None = None,
+                      order: Order | None = None) -> None:
+    """An approved request whose order was not placed waits again (PENDING), saying why."""
+    with transaction.atomic():
+        if ApprovalRequest.objects.filter(pk=approval_id, status=ApprovalRequest.APPROVED).update(
+            status=ApprovalRequest.PENDING, decided_at=None, decided_via="", refusal_code=code[:32],
+            refusal_reason=reason[:255], refused_at=now, order=order,
+        ):
+            audit_log_create(action="approval.refused", resource=f"approval:{approval_id}", user=user,
+                             ip_address=ip_address,
+                             payload={"code": code, "reason": reason, "order_id": order.pk if order else None})
+
+
+def _approval_lapse(approval_id: int, *, now: datetime, user=None, ip_address: str | None = None) -> None:
+    with transaction.atomic():
+        if ApprovalRequest.objects.filter(pk=approval_id, status=ApprovalRequest.APPROVED).update(
+            status=ApprovalRequest.EXPIRED, decided_at=now
+        ):
+            audit_log_create(action="approval.expire", resource=f"approval:{approval_id}", user=user, ip_address=ip_address)
 
 
 def approvals_expire(*, now: datetime | None = None) -> list[int]:

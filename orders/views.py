@@ -23,6 +23,7 @@ from orders.serializers import (
     AccountSerializer,
     AccountSummarySerializer,
     ApprovalDecideSerializer,
+    ApprovalRefusalSerializer,
     ApprovalSerializer,
     ClientOrderIdConflictSerializer,
     ErrorSerializer,
@@ -319,12 +320,23 @@ class ApprovalListView(APIView):
 
 
 class ApprovalDecideView(APIView):
-    @extend_schema(request=ApprovalDecideSerializer, responses={200: ApprovalSerializer, 404: NOT_FOUND, 409: CONFLICT},
+    """Approve (send the plan's order) or reject. An approval whose order is refused stays PENDING (422)."""
+
+    @extend_schema(request=ApprovalDecideSerializer,
+                   responses={200: ApprovalSerializer, 404: NOT_FOUND, 409: CONFLICT,
+                              422: OpenApiResponse(ApprovalRefusalSerializer,
+                                                   description="The order was refused; the approval stays pending")},
                    tags=["plans"])
     def post(self, request, pk: int):
         approval = get_object_or_404(owned_by(ApprovalRequest.objects.all(), request.user), pk=pk)
         serializer = ApprovalDecideSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        approval = services.approval_decide(approval=approval, approve=serializer.validated_data["approve"], via="api",
+        approve = serializer.validated_data["approve"]
+        approval = services.approval_decide(approval=approval, approve=approve, via="api",
                                             user=request.user, ip_address=client_ip(request))
+        if approve and approval.status == ApprovalRequest.PENDING:
+            body = {"detail": f"{approval.refusal_reason} {approval.pending_note()}: approve it again once it can execute.",
+                    "code": approval.refusal_code, "approval": ApprovalSerializer(approval).data,
+                    "order": OrderSerializer(approval.order).data}
+            return Response(body, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         return Response(ApprovalSerializer(approval).data)

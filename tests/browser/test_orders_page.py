@@ -331,6 +331,31 @@ def test_after_the_half_day_closes_and_on_the_next_day_the_navbar_says_when_it_o
     expect(page.locator("#market-session")).to_have_text(expected)
 
 
+def test_an_approval_refused_outside_trading_hours_stays_waiting_with_the_reason(server_url, browser_page, api, clock):
+    page = browser_page
+    now = calendar.session_state(clock.now())
+    if now.is_open:
+        clock.jump(now.closes_at + timedelta(minutes=5))
+    price = quote(api, "AAPL")
+    plan = api.post("/plans/", json={"symbol": "AAPL", "direction": "LONG", "entry_price": str(price), "quantity": "1"}).json()
+    api.post("/alerts/create", json={"symbol": "AAPL", "condition_type": "price_below", "threshold": str(price),
+                                     "action": "request_approval", "linked_plan_id": plan["id"]}).raise_for_status()
+    api.post("/market/quotes", json={"symbol": "AAPL", "price": str(price - 1)}).raise_for_status()
+    page.goto(f"{server_url}/orders/")
+    row = page.locator("#approvals-table tbody tr", has_text=f"#{plan['id']} LONG 1 AAPL")
+
+    row.get_by_role("button", name="Approve").click()
+
+    result = page.locator("#approvals-result .notice.warn")
+    expect(result).to_contain_text("not executed yet: The NYSE regular session is closed")
+    expect(result).to_contain_text("The request stays pending until")
+    expect(result).to_contain_text("(outside_trading_hours)")
+    expect(row).to_contain_text("Refused")
+    expect(row).to_contain_text("(outside_trading_hours)")
+    pending = api.get("/approvals/", params={"status": "PENDING"}).json()
+    assert [a["plan"]["id"] for a in pending if a["refusal_code"] == "outside_trading_hours"] == [plan["id"]]
+
+
 def _price(value) -> str:
     return "${:,.2f}".format(Decimal(str(value)))
 

@@ -253,6 +253,29 @@ def test_approvals_are_listed_and_decided_by_their_owner_only(trader_api, outsid
     assert repeat.status_code == 409 and repeat.json()["code"] == "approval_decided"
 
 
+def test_approving_outside_trading_hours_is_a_422_and_the_approval_stays_listed_with_the_reason(account, aapl, session_time,
+                                                                                              user, settings):
+    from orders.services import approval_request_create
+    from tests.conftest import jwt_client
+
+    settings.APPROVAL_TTL_MINUTES = 240
+    session_time.move_to(dt.datetime(2026, 11, 24, 13, 0, tzinfo=UTC), tick=False)  # 08:00 ET
+    plan = TradingPlan.objects.create(account=account, symbol="AAPL", direction="LONG", entry_price=D("99"), quantity=D("1"))
+    approval = approval_request_create(plan=plan, source="alert:1", reason="crossed")
+    api = jwt_client(user)
+
+    response = post(api, f"/api/v1/approvals/{approval.pk}/decide", {"approve": True})
+
+    assert response.status_code == 422, response.json()
+    body = response.json()
+    assert (body["code"], body["approval"]["status"], body["order"]["status"]) == ("outside_trading_hours", "PENDING", "REJECTED")
+    assert body["approval"]["refusal_code"] == "outside_trading_hours"
+    assert "stays pending until 2026-11-24 12:00 ET" in body["detail"]
+    listed = api.get("/api/v1/approvals/?status=PENDING").json()
+    assert [(a["id"], a["refusal_code"]) for a in listed] == [(approval.pk, "outside_trading_hours")]
+    assert "next opens 2026-11-24 09:30 ET" in listed[0]["refusal_reason"]
+
+
 def test_the_openapi_schema_documents_the_orders_api(client):
     schema = client.get("/api/schema/").content.decode()
     for path in ("/api/v1/orders/submit", "/api/v1/orders/{id}/status", "/api/v1/orders/{id}/cancel",

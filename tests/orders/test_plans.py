@@ -181,6 +181,67 @@ def test_approving_executes_the_plan_through_the_order_path_once(account, make_p
     assert AuditLog.objects.filter(action="approval.approve", user=account.user).count() == 1
 
 
+PRE_MARKET = dt.datetime(2026, 11, 24, 13, 0, tzinfo=UTC)  # Tuesday 08:00 ET
+OPEN = dt.datetime(2026, 11, 24, 14, 45, tzinfo=UTC)  # 09:45 ET
+
+
+def test_an_approval_the_guard_refuses_stays_pending_with_the_reason_until_it_can_execute(make_plan, session_time, settings):
+    from orders.services import approval_decide, approval_request_create
+
+    settings.APPROVAL_TTL_MINUTES = 240
+    session_time.move_to(PRE_MARKET, tick=False)
+    plan = make_plan()
+    approval = approval_request_create(plan=plan, source="alert:7", reason="AAPL crossed 99")
+
+    refused = approval_decide(approval=approval, approve=True, via="dashboard")
+
+    plan.refresh_from_db()
+    assert (refused.status, plan.status) == (ApprovalRequest.PENDING, TradingPlan.PENDING)
+    assert (refused.refusal_code, refused.refused_at) == ("outside_trading_hours", PRE_MARKET)
+    assert "next opens 2026-11-24 09:30 ET" in refused.refusal_reason
+    rejected = Order.objects.get()
+    assert (rejected.status, rejected.source, rejected.reject_code) == (Order.REJECTED, "APPROVAL", "outside_trading_hours")
+    assert refused.order == rejected  # the last order it sent
+    assert AuditLog.objects.filter(action="approval.refused", resource=f"approval:{approval.pk}").count() == 1
+
+    session_time.move_to(OPEN, tick=False)
+    approved = approval_decide(approval=refused, approve=True, via="dashboard")
+
+    plan.refresh_from_db()
+    assert (approved.status, approved.order.status, plan.status) == (ApprovalRequest.APPROVED, Order.ACCEPTED, TradingPlan.EXECUTED)
+    assert (approved.order.client_order_id, Order.objects.count()) == (f"plan-{plan.pk}-1", 2)
+
+
+def test_a_refused_approval_still_expires_at_its_time(make_plan, session_time):
+    from orders.services import approval_decide, approval_request_create, approvals_expire
+
+    session_time.move_to(PRE_MARKET, tick=False)
+    approval = approval_decide(approval=approval_request_create(plan=make_plan(), source="alert:7"), approve=True,
+                               via="telegram")
+    assert approval.status == ApprovalRequest.PENDING
+    session_time.shift(3601)
+    assert approvals_expire() == [approval.pk]
+    with pytest.raises(ApplicationError) as caught:
+        approval_decide(approval=approval, approve=True, via="dashboard")
+    assert caught.value.code in ("approval_expired", "approval_decided")
+    assert Order.objects.count() == 1
+
+
+def test_an_approval_whose_plan_makes_an_invalid_order_stays_pending_and_says_why(account, make_plan):
+    from orders.services import approval_decide, approval_request_create
+
+    account.allow_short = False
+    account.save()
+    approval = approval_request_create(plan=make_plan(direction="SHORT", stop_price=D("105"), target_price=D("90")),
+                                       source="alert:7")
+    with pytest.raises(ValidationError) as caught:
+        approval_decide(approval=approval, approve=True, via="dashboard")
+    approval.refresh_from_db()
+    assert "quantity" in caught.value.detail
+    assert (approval.status, approval.refusal_code) == (ApprovalRequest.PENDING, "invalid_order")
+    assert "Short selling is not allowed" in approval.refusal_reason and not Order.objects.exists()
+
+
 def test_rejecting_places_nothing(make_plan):
     from orders.services import approval_decide, approval_request_create
 

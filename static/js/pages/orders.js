@@ -74,11 +74,15 @@
   }
 
   async function decide(id, approve) {
-    const { ok, data } = await post(`/api/v1/approvals/${id}/decide`, { approve });
-    if (!ok) notice("approvals-result", `Approval #${id}: ${errors(data)}`, "bad");
+    const { ok, status, data } = await post(`/api/v1/approvals/${id}/decide`, { approve });
+    if (status === 422) notice("approvals-result", `Approval #${id} not executed yet: ${data.detail} (${data.code})`, "warn");
+    else if (!ok) notice("approvals-result", `Approval #${id}: ${errors(data)}`, "bad");
     else notice("approvals-result", approve ? `Approval #${id} approved: order #${data.order} sent.` : `Approval #${id} rejected.`, "ok");
     refresh();
   }
+
+  const timeET = (iso) => iso ? new Date(iso).toLocaleString("en-US", { timeZone: "America/New_York", month: "short", day: "numeric",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23" }) + " ET" : "–";
 
   function planLabel(plan) {
     if (!plan || typeof plan !== "object") return plan ? `#${plan}` : "–";
@@ -119,7 +123,9 @@
     ], list(plans), "No plans.");
     table("approvals-table", [
       { label: "#", value: (a) => a.id }, { label: "Source", value: (a) => a.source }, { label: "Reason", value: (a) => a.reason },
-      { label: "Plan", value: (a) => planLabel(a.plan) },
+      { label: "Plan", value: (a) => planLabel(a.plan) }, { label: "Expires", value: (a) => timeET(a.expires_at) },
+      { label: "Last attempt", value: (a) => a.refused_at ? `Refused ${timeET(a.refused_at)}: ${a.refusal_reason} (${a.refusal_code})` : "–",
+        cls: (a) => a.refused_at ? "down" : "" },
       { label: "", value: (a) => el("span", {}, el("button", { class: "small primary", onclick: () => decide(a.id, true) }, "Approve"), " ",
           el("button", { class: "small danger", onclick: () => decide(a.id, false) }, "Reject")) },
     ], list(approvals), "No approvals waiting.");
