@@ -169,7 +169,7 @@ def main() -> None:
             topology = f"REST and WebSocket on {len(servers)} Daphne"
         base = ws_bases[0]
         worker = site.spawn([PYTHON, "-m", "celery", "-A", "alphaloop", "worker", "-l", "warning", "-c", "1"], "worker")
-        feed = site.spawn([PYTHON, "manage.py", "run_feed", "--feed", "synthetic", "--interval", str(args.feed_interval)],
+        feed = site.spawn([PYTHON, "manage.py", "run_feed", "--feed", "synthetic", "--all-hours", "--interval", str(args.feed_interval)],
                           "feed")
         token = jwt_token(base)
         symbols = [quote["symbol"] for quote in httpx.get(f"{base}/api/v1/market/quotes", timeout=30,

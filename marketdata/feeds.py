@@ -11,13 +11,15 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils import timezone
 
+from marketdata import calendar
 from marketdata.models import Bar, Instrument
 from marketdata.selectors import latest_prices
 
@@ -27,6 +29,8 @@ Quotes = list[tuple[str, Decimal, int]]
 Emit = Callable[[Quotes], None]
 SESSION_SECONDS = 6.5 * 3600
 CENT = Decimal("0.01")
+DEFAULT_DAILY_VOL = 0.015  # a symbol with fewer than 10 daily returns to measure
+CLOSED_RECHECK_SECONDS = 60.0
 
 
 class Feed(abc.ABC):
@@ -50,27 +54,64 @@ class PollingFeed(Feed):
         while not stop.is_set():
             if quotes := self.batch():
                 emit(quotes)
-            stop.wait(self.interval)
+            stop.wait(self.wait_seconds())
+
+    def wait_seconds(self) -> float:
+        """How long to wait before the next batch."""
+        return self.interval
 
 
 class SyntheticFeed(PollingFeed):
-    """A random walk from the latest price, scaled by each symbol's recent daily volatility.
+    """A random walk from the latest price that follows the NYSE session and moves like the stock.
 
-    ``speed`` compresses market time: with speed 60 one real second moves prices as much as a
-    minute of trading would, so the demo visibly ticks.
+    It ticks only while the regular session is open (nothing pre-market, after hours, at night, on
+    weekends or holidays: alerts, resting orders and the dashboard's "Today" stand still with the
+    market). Each step's volatility is the symbol's daily volatility (the std of its last 60 daily
+    log returns) scaled to the market time since the previous tick:
+    ``sigma_step = sigma_daily * sqrt(elapsed / 6.5 h)``, so a session moves as much as a day does
+    (SPY about 1 %, NVDA about 3 %) and the feed runs in real time, whatever its tick interval.
+
+    ``all_hours`` (``run_feed --all-hours``, for load tests) ticks around the clock at the same
+    per-second volatility; the feed logs that prices then move while orders are refused.
     """
 
     name = "synthetic"
 
-    def __init__(self, *, symbols: list[str] | None = None, interval: float = 2.0, speed: float = 60.0, seed: int | None = None):
+    def __init__(self, *, symbols: list[str] | None = None, interval: float = 2.0, seed: int | None = None,
+                 clock: Callable[[], datetime] = timezone.now, all_hours: bool = False):
         self.interval = interval
+        self.clock = clock
+        self.all_hours = all_hours
+        if all_hours:
+            logger.warning("synthetic feed ticking at all hours: prices move outside the NYSE session, "
+                           "when orders are refused (TRADING_HOURS_ONLY)")
         self.symbols = symbols or list(Instrument.objects.filter(active=True).values_list("symbol", flat=True))
         self.rng = np.random.default_rng(seed)
         self.prices = {s: float(p) for s, p in latest_prices(self.symbols).items()}
         self.symbols = [s for s in self.symbols if s in self.prices]
-        daily_vol = self._daily_vol()
-        step = math.sqrt(interval * speed / SESSION_SECONDS)
-        self.tick_vol = {s: daily_vol.get(s, 0.015) * step for s in self.symbols}
+        measured = self._daily_vol()
+        self.daily_vol = {s: measured.get(s, DEFAULT_DAILY_VOL) for s in self.symbols}
+        self.last_tick_at: datetime | None = None
+        self._hours: dict[date, tuple[datetime, datetime] | None] = {}
+
+    def _regular_hours(self, at: datetime) -> tuple[datetime, datetime] | None:
+        """The regular session of ``at``'s market date (cached per date), None on a weekend or holiday."""
+        day = timezone.localtime(at, calendar.market_tz()).date()
+        if day not in self._hours:
+            self._hours[day] = calendar.session_open_close(day) if calendar.is_session(day) else None
+        return self._hours[day]
+
+    def _open_now(self, now: datetime) -> datetime | None:
+        """The open of the session running at ``now``, None while the market is closed."""
+        hours = self._regular_hours(now)
+        return hours[0] if hours is not None and hours[0] <= now < hours[1] else None
+
+    def wait_seconds(self) -> float:
+        now = self.clock()
+        if self.all_hours or self._open_now(now) is not None:
+            return self.interval
+        until_open = (calendar.session_state(now).next_open - now).total_seconds()
+        return max(min(until_open, CLOSED_RECHECK_SECONDS), min(self.interval, CLOSED_RECHECK_SECONDS))
 
     def _daily_vol(self) -> dict[str, float]:
         vols = {}
@@ -83,11 +124,27 @@ class SyntheticFeed(PollingFeed):
                 vols[symbol] = float(returns.std(ddof=1))
         return vols
 
+    def _market_seconds(self, now: datetime) -> float | None:
+        """Seconds of trading since the previous tick; None while the market is closed."""
+        opens = None if self.all_hours else self._open_now(now)
+        if opens is None and not self.all_hours:
+            return None
+        if self.last_tick_at is None:  # the first tick: one interval's move (none at the very open)
+            return float(self.interval) if opens is None else min(float(self.interval), (now - opens).total_seconds())
+        # Market time only: after a tick yesterday, today's moves count from today's open.
+        return (now - (self.last_tick_at if opens is None else max(self.last_tick_at, opens))).total_seconds()
+
     def batch(self) -> Quotes:
+        now = self.clock()
+        elapsed = self._market_seconds(now)
+        if elapsed is None or (elapsed <= 0 and self.last_tick_at is not None):
+            return []
+        self.last_tick_at = now
+        step = math.sqrt(elapsed / SESSION_SECONDS)
         shocks = self.rng.standard_normal(len(self.symbols))
         ticks = []
         for symbol, shock in zip(self.symbols, shocks):
-            vol = self.tick_vol[symbol]
+            vol = self.daily_vol[symbol] * step
             self.prices[symbol] *= math.exp(vol * shock - 0.5 * vol * vol)
             price = Decimal(str(self.prices[symbol])).quantize(CENT)
             ticks.append((symbol, max(price, CENT), int(self.rng.integers(100, 5000))))
@@ -138,11 +195,11 @@ class ReplayFeed(PollingFeed):
 
 def feed_build(kind: str, **options) -> Feed:
     if kind == "synthetic":
-        return SyntheticFeed(
+        return SyntheticFeed(  # in real time: it follows the live session (MARKET_FEED_SPEED is the replay's)
             interval=float(options.get("interval") or settings.MARKET_FEED_INTERVAL_SECONDS),
-            speed=float(options.get("speed") or settings.MARKET_FEED_SPEED),
             symbols=options.get("symbols"),
             seed=options.get("seed"),
+            all_hours=bool(options.get("all_hours")),
         )
     if kind == "replay":
         return ReplayFeed(symbols=options.get("symbols"), start=options.get("start"),

@@ -111,9 +111,12 @@ def test_paper_quote_api_names_the_bad_field(staff_api, instrument_factory, sett
 
 @pytest.mark.django_db
 def test_synthetic_feed_is_seeded_and_walks_from_the_last_close(bars_factory):
+    from datetime import datetime, timezone
+
     bars_factory("AAPL", [100 + i * 0.5 for i in range(30)])
-    first = SyntheticFeed(symbols=["AAPL"], interval=1, speed=60, seed=7).batch()
-    again = SyntheticFeed(symbols=["AAPL"], interval=1, speed=60, seed=7).batch()
+    in_session = lambda: datetime(2026, 11, 24, 15, 0, tzinfo=timezone.utc)  # noqa: E731  (10:00 ET)
+    first = SyntheticFeed(symbols=["AAPL"], interval=60, seed=7, clock=in_session).batch()
+    again = SyntheticFeed(symbols=["AAPL"], interval=60, seed=7, clock=in_session).batch()
     assert first == again
     (symbol, price, volume), = first
     assert symbol == "AAPL" and abs(price - Decimal("114.5")) < Decimal("1") and volume > 0
