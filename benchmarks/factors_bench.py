@@ -1,27 +1,61 @@
-"""Time the whole factor library on a 500 symbols x 2,520 bars panel.
+"""Time the factor library against TA-Lib computing the same outputs, in the same run.
 
-Computes every output of every registered factor (fundamentals included, fed
-from a seeded as-of panel) plus the default composite score, and prints the
-total wall time and bars per second. Target: under 2 s on a 2-core machine.
+Contenders on one seeded 500 symbols x 2,520 bars panel, run interleaved
+(one of each per round, ``--repeat`` rounds) so machine load hits them alike:
 
-    python benchmarks/factors_bench.py [--symbols 500] [--bars 2520] [--repeat 3]
+- ``library``: the library's 15 technical outputs (every factor but the
+  fundamental ones), as date x symbol frames;
+- ``floor``: TA-Lib producing the same 15 frames: 13 TA-Lib calls per symbol
+  (ROC x4, MACD, SMA x3, RSI, BBANDS, OBV, SUM x2) plus the few whole-panel
+  numpy operations that prepare their inputs and turn their results into the
+  library's units (``calls`` times the inputs and the calls alone);
+- ``whole``: every output of every factor (fundamentals included, fed from a
+  seeded as-of panel) plus the default composite score.
+
+Before timing, the floor's outputs are checked against the library's (the
+largest absolute difference is printed). Prints min and median per contender
+and the library/floor ratio (of the minima, and the median of the per-round
+ratios), and library/calls. Nothing asserts a time: the machine may be shared.
+
+    python benchmarks/factors_bench.py [--symbols 500] [--bars 2520] [--repeat 7]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 import pandas as pd
+import talib
 
 from factors.base import all_factors
 from factors.panel import Panel
 from factors.scoring import composite_scores
+
+TECHNICAL_OUTPUTS: tuple[str, ...] = (
+    "roc_20",
+    "roc_60",
+    "roc_120",
+    "mom_12_1",
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "ma_trend",
+    "rsi_14",
+    "bb_pctb",
+    "zscore_20",
+    "obv",
+    "volume_ratio_20",
+    "vwap_dist_20",
+    "amihud_20",
+)
 
 
 def random_panel(n_symbols: int, n_bars: int, seed: int = 7) -> Panel:
@@ -53,8 +87,84 @@ def random_panel(n_symbols: int, n_bars: int, seed: int = 7) -> Panel:
     }
 
 
-def run_library(panel: Panel) -> int:
-    """Compute every output of every factor and the composite; returns the output count."""
+def library_technical(panel: Panel) -> dict[str, pd.DataFrame]:
+    """The library's technical outputs by name."""
+    outputs: dict[str, pd.DataFrame] = {}
+    for factor in all_factors():
+        if factor.category != "fundamental":
+            outputs.update(factor.compute_outputs(panel))
+    return {name: outputs[name] for name in TECHNICAL_OUTPUTS}
+
+
+def _talib_inputs(panel: Panel) -> dict[str, np.ndarray]:
+    """Symbol-major views of the panel (a frame's columns are contiguous, so TA-Lib
+    reads each symbol without a copy) and the two derived series TA-Lib sums."""
+    close, high, low, volume = (
+        panel[key].to_numpy(dtype="float64").T for key in ("close", "high", "low", "volume")
+    )
+    illiquidity = np.full_like(close, np.nan)
+    illiquidity[:, 1:] = np.abs(close[:, 1:] / close[:, :-1] - 1.0) / (close * volume)[:, 1:]
+    traded = (high + low + close) / 3.0 * volume
+    return {"close": close, "volume": volume, "traded": traded, "illiquidity": illiquidity}
+
+
+def talib_floor(panel: Panel) -> dict[str, pd.DataFrame]:
+    """The same outputs from TA-Lib, one symbol at a time, as date x symbol frames.
+
+    Results go straight into symbol-major arrays that become the frames without
+    a copy; a few whole-panel numpy operations finish the library's units.
+    """
+    inputs = _talib_inputs(panel)
+    close, volume = inputs["close"], inputs["volume"]
+    names = (*TECHNICAL_OUTPUTS, "bb_upper", "bb_middle", "volume_sma", "traded_sum", "volume_sum")
+    out = {name: np.empty(close.shape) for name in names}
+    for j in range(close.shape[0]):
+        c, v = close[j], volume[j]
+        out["roc_20"][j] = talib.ROC(c, 20)
+        out["roc_60"][j] = talib.ROC(c, 60)
+        out["roc_120"][j] = talib.ROC(c, 120)
+        out["mom_12_1"][j] = talib.ROC(c, 231)
+        out["macd"][j], out["macd_signal"][j], out["macd_hist"][j] = talib.MACD(c, 12, 26, 9)
+        out["ma_trend"][j] = talib.SMA(c, 200)
+        out["rsi_14"][j] = talib.RSI(c, 14)
+        out["bb_upper"][j], out["bb_middle"][j], _ = talib.BBANDS(c, 20, 2.0, 2.0, 0)
+        out["obv"][j] = talib.OBV(c, v)
+        out["volume_sma"][j] = talib.SMA(v, 20)
+        out["traded_sum"][j] = talib.SUM(inputs["traded"][j], 20)
+        out["volume_sum"][j] = talib.SUM(v, 20)
+        out["amihud_20"][j] = talib.SMA(inputs["illiquidity"][j], 20)
+    for name in ("roc_20", "roc_60", "roc_120"):
+        out[name] /= 100.0
+    mom = out["mom_12_1"]
+    mom[:, 21:] = mom[:, :-21] / 100.0
+    mom[:, :21] = np.nan
+    out["ma_trend"] = close / out["ma_trend"] - 1.0
+    out["zscore_20"] = 2.0 * (close - out["bb_middle"]) / (out["bb_upper"] - out["bb_middle"])
+    out["bb_pctb"] = 0.5 + out["zscore_20"] / 4.0
+    ratio = out["volume_ratio_20"]
+    ratio[:, 0] = np.nan
+    np.divide(volume[:, 1:], out["volume_sma"][:, :-1], out=ratio[:, 1:])
+    out["vwap_dist_20"] = close / (out["traded_sum"] / out["volume_sum"]) - 1.0
+    out["amihud_20"] *= 1e6
+    reference = panel["close"]
+    return {
+        name: pd.DataFrame(out[name].T, index=reference.index, columns=reference.columns, copy=False)
+        for name in TECHNICAL_OUTPUTS
+    }
+
+
+def talib_calls(panel: Panel) -> None:
+    """Only the floor's inputs and its 13 TA-Lib calls per symbol, results dropped."""
+    inputs = _talib_inputs(panel)
+    for c, v, traded, illiquidity in zip(*inputs.values(), strict=True):
+        talib.ROC(c, 20), talib.ROC(c, 60), talib.ROC(c, 120), talib.ROC(c, 231)
+        talib.MACD(c, 12, 26, 9), talib.SMA(c, 200), talib.RSI(c, 14)
+        talib.BBANDS(c, 20, 2.0, 2.0, 0), talib.OBV(c, v), talib.SMA(v, 20)
+        talib.SUM(traded, 20), talib.SUM(v, 20), talib.SMA(illiquidity, 20)
+
+
+def whole_library(panel: Panel) -> int:
+    """Every output of every factor and the composite; returns the frame count."""
     outputs = 0
     for factor in all_factors():
         outputs += len(factor.compute_outputs(panel))
@@ -62,24 +172,63 @@ def run_library(panel: Panel) -> int:
     return outputs + 1
 
 
+def largest_difference(library: dict[str, pd.DataFrame], floor: dict[str, pd.DataFrame]) -> str:
+    """The output where library and floor differ most, relative to the output's scale."""
+    worst, worst_name = 0.0, ""
+    for name in TECHNICAL_OUTPUTS:
+        ours, theirs = library[name].to_numpy(), floor[name].to_numpy()
+        if not np.array_equal(np.isnan(ours), np.isnan(theirs)):
+            raise SystemExit(f"{name}: library and TA-Lib disagree on which values are defined")
+        defined = ~np.isnan(ours)
+        scale = max(1.0, float(np.abs(theirs[defined]).max()))
+        difference = float(np.abs(ours[defined] - theirs[defined]).max()) / scale
+        if difference >= worst:
+            worst, worst_name = difference, name
+    return f"{worst:.1e} ({worst_name}, relative to max(1, largest value))"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--symbols", type=int, default=500)
     parser.add_argument("--bars", type=int, default=2520)
-    parser.add_argument("--repeat", type=int, default=3, help="report the best of N runs")
+    parser.add_argument("--repeat", type=int, default=7, help="interleaved rounds")
     args = parser.parse_args()
     panel = random_panel(args.symbols, args.bars)
-    timings = []
+    agreement = largest_difference(library_technical(panel), talib_floor(panel))
+    contenders: dict[str, Callable[[Panel], object]] = {
+        "library": library_technical,
+        "floor": talib_floor,
+        "calls": talib_calls,
+        "whole": whole_library,
+    }
+    timings: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(args.repeat):
-        started = time.perf_counter()
-        outputs = run_library(panel)
-        timings.append(time.perf_counter() - started)
-    best = min(timings)
+        for name, run in contenders.items():
+            started = time.perf_counter()
+            run(panel)
+            timings[name].append(time.perf_counter() - started)
     bars = args.symbols * args.bars
-    print(f"panel: {args.symbols} symbols x {args.bars} bars, {outputs} frames computed")
-    runs = ", ".join(f"{t:.3f}" for t in timings)
-    print(f"total: {best:.3f} s (best of {args.repeat}; all runs {runs})")
-    print(f"throughput: {bars / best:,.0f} bars/second")
+    print(f"panel: {args.symbols} symbols x {args.bars} bars, {args.repeat} interleaved rounds")
+    print(f"library vs TA-Lib: {len(TECHNICAL_OUTPUTS)} outputs agree to {agreement}")
+    labels = {
+        "library": f"library, {len(TECHNICAL_OUTPUTS)} technical outputs",
+        "floor": "TA-Lib floor, same outputs",
+        "calls": "  of which the 13 TA-Lib calls per symbol",
+        "whole": f"whole library ({whole_library(panel)} frames) + composite",
+    }
+    for name, label in labels.items():
+        runs = timings[name]
+        print(
+            f"{label:44s} min {min(runs):7.3f} s  median {statistics.median(runs):7.3f} s"
+            f"  ({bars / min(runs):,.0f} bars/s)"
+        )
+    for name, versus in (("library", "floor"), ("library", "calls"), ("whole", "floor")):
+        per_round = [ours / theirs for ours, theirs in zip(timings[name], timings[versus])]
+        print(
+            f"ratio {name}/{versus}: {min(timings[name]) / min(timings[versus]):.2f}x of the minima,"
+            f" median per round {statistics.median(per_round):.2f}x"
+            f" (range {min(per_round):.2f}-{max(per_round):.2f})"
+        )
 
 
 if __name__ == "__main__":
