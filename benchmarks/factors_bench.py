@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import talib
 
-from factors.base import all_factors
+from factors.base import FactorValues, all_factors
 from factors.panel import Panel
 from factors.scoring import composite_scores
 
@@ -88,12 +88,9 @@ def random_panel(n_symbols: int, n_bars: int, seed: int = 7) -> Panel:
 
 
 def library_technical(panel: Panel) -> dict[str, pd.DataFrame]:
-    """The library's technical outputs by name."""
-    outputs: dict[str, pd.DataFrame] = {}
-    for factor in all_factors():
-        if factor.category != "fundamental":
-            outputs.update(factor.compute_outputs(panel))
-    return {name: outputs[name] for name in TECHNICAL_OUTPUTS}
+    """The library's technical outputs by name, sharing intermediates."""
+    values = FactorValues(panel)
+    return {name: values[name] for name in TECHNICAL_OUTPUTS}
 
 
 def _talib_inputs(panel: Panel) -> dict[str, np.ndarray]:
@@ -164,12 +161,11 @@ def talib_calls(panel: Panel) -> None:
 
 
 def whole_library(panel: Panel) -> int:
-    """Every output of every factor and the composite; returns the frame count."""
-    outputs = 0
-    for factor in all_factors():
-        outputs += len(factor.compute_outputs(panel))
-    composite_scores(panel)
-    return outputs + 1
+    """Every output of every factor, then the composite score on them; returns the frame count."""
+    values = FactorValues(panel)
+    outputs = [values[name] for factor in all_factors() for name in factor.outputs]
+    composite_scores(panel, factor_values=values)
+    return len(outputs) + 1
 
 
 def largest_difference(library: dict[str, pd.DataFrame], floor: dict[str, pd.DataFrame]) -> str:

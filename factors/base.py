@@ -1,4 +1,4 @@
-"""Factor base class, registry and the shared vectorized primitives.
+"""Factor base class, registry, the panel as arrays, and the vectorized primitives.
 
 Every factor is a pure function of a :data:`~factors.panel.Panel`: it returns
 a date x symbol float64 frame aligned on ``panel["close"]``, with NaN until the
@@ -9,27 +9,39 @@ Missing bars: window factors (rolling means, N-bar returns) are NaN while a
 missing bar sits inside their window; recursive ones (EMA, Wilder RSI, OBV)
 step over a missing bar as if the row were not there, which is what TA-Lib
 computes on the series with its gaps dropped.
+
+Inside, factors compute on whole-panel numpy arrays laid out symbol x date
+(:class:`PanelArrays`): a DataFrame keeps each column contiguous, so that
+layout is the frame's own memory, read and returned without a copy, and every
+symbol's history is one contiguous row for the time-axis kernels below
+(bottleneck's moving windows, scipy's ``lfilter`` for the exponential
+averages). :class:`FactorValues` computes several factors of one panel with
+the intermediates they share (the close's changes, its 20-bar bands, the
+dollar volume) computed once.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
+import bottleneck as bn
 import numpy as np
 import pandas as pd
 
+from factors import arrays
 from factors.panel import Panel
 
 CATEGORIES: tuple[str, ...] = ("momentum", "mean_reversion", "volume", "fundamental")
 
 
 class Factor(ABC):
-    """One factor: subclasses set the class attributes and implement ``compute``.
+    """One factor: subclasses set the class attributes and implement ``values``.
 
     ``outputs`` defaults to ``(name,)``. A factor with several outputs (MACD)
-    overrides ``compute_outputs``; its first output is the primary one that
-    ``compute`` returns, and it is named like the factor.
+    overrides ``output_values``; its first output is the primary one that
+    ``values`` (and ``compute``) returns, and it is named like the factor.
     """
 
     name: ClassVar[str]
@@ -44,12 +56,25 @@ class Factor(ABC):
             cls.outputs = (cls.name,)
 
     @abstractmethod
+    def values(self, data: PanelArrays) -> np.ndarray:
+        """The primary output as a fresh symbol x date array."""
+
+    def output_values(self, data: PanelArrays) -> dict[str, np.ndarray]:
+        """Every output as a fresh symbol x date array, by output name."""
+        return {self.name: self.values(data)}
+
     def compute(self, panel: Panel) -> pd.DataFrame:
         """The primary output, date x symbol."""
+        data = PanelArrays(panel)
+        with _quiet_numpy():
+            return data.frame(self.values(data))
 
     def compute_outputs(self, panel: Panel) -> dict[str, pd.DataFrame]:
-        """Every output of the factor by output name."""
-        return {self.name: self.compute(panel)}
+        """Every output of the factor by output name, date x symbol."""
+        data = PanelArrays(panel)
+        with _quiet_numpy():
+            outputs = self.output_values(data)
+        return {name: data.frame(values) for name, values in outputs.items()}
 
     def __repr__(self) -> str:
         return f"<Factor {self.name} ({self.category}, lookback={self.lookback})>"
@@ -98,17 +123,108 @@ def factor_for_output(output_name: str) -> Factor:
         raise KeyError(f"no factor produces {output_name!r}; known: {sorted(_BY_OUTPUT)}") from None
 
 
-# --- vectorized primitives shared by the factor modules -------------------
+def _quiet_numpy() -> np.errstate:
+    """NaN and inf from 0/0, x/0 or NaN inputs are the intended results, as in pandas."""
+    return np.errstate(divide="ignore", invalid="ignore")
+
+
+# --- the panel as arrays ----------------------------------------------------
+
+
+class PanelArrays:
+    """A panel's frames as symbol x date float64 arrays, and the intermediates
+    several factors share, each computed once per instance.
+
+    ``data["close"]`` is ``panel["close"].to_numpy().T``: a float64 frame's own
+    memory, no copy. A field the panel lacks reads as all NaN; a frame labelled
+    differently from the close is first aligned on it. Every array read here
+    is shared: treat it as read-only (factor outputs are fresh arrays).
+    """
+
+    def __init__(self, panel: Panel) -> None:
+        self.panel = panel
+        self.reference = panel["close"]
+        self._cache: dict[str, Any] = {}
+
+    def __getitem__(self, field: str) -> np.ndarray:
+        return self.shared(f"field:{field}", lambda: self._read(field))
+
+    def shared(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` the first time ``key`` is asked for, the same object after."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def frame(self, values: np.ndarray) -> pd.DataFrame:
+        """A symbol x date array as a date x symbol frame labelled like the close (no copy)."""
+        return like(self.reference, values.T)
+
+    def _read(self, field: str) -> np.ndarray:
+        reference = self.reference
+        if field not in self.panel:
+            return np.full(reference.shape[::-1], np.nan)
+        frame = self.panel[field]
+        if frame is not reference and not (
+            frame.index.equals(reference.index) and frame.columns.equals(reference.columns)
+        ):
+            frame = frame.reindex(index=reference.index, columns=reference.columns)
+        return arrays.symbol_major(frame)
+
+    # Intermediates more than one factor reads.
+
+    def spans(self, field: str) -> arrays.Spans:
+        """Where each symbol of ``field`` has values."""
+        return self.shared(f"spans:{field}", lambda: arrays.Spans.of(self[field]))
+
+    def change(self) -> np.ndarray:
+        """Close minus the symbol's previous close (RSI, OBV)."""
+
+        def compute() -> np.ndarray:
+            close = self["close"]
+            return close - arrays.previous_valid(close, self.spans("close"))
+
+        return self.shared("change", compute)
+
+    def dollar_volume(self) -> np.ndarray:
+        """``close * volume`` (Amihud, the scoring liquidity filter)."""
+        return self.shared("dollar_volume", lambda: self["close"] * self["volume"])
+
+
+class FactorValues:
+    """The outputs of one panel's factors, each factor computed at most once and
+    on intermediates computed once.
+
+    ``values["macd_hist"]`` is a date x symbol frame (the MACD factor runs the
+    first time any of its three outputs is asked for); ``values.array(name)``
+    is the same data as a symbol x date array. Pass it to
+    :func:`factors.scoring.composite_scores` to score without recomputing.
+    """
+
+    def __init__(self, panel: Panel) -> None:
+        self.data = PanelArrays(panel)
+        self._arrays: dict[str, np.ndarray] = {}
+
+    @property
+    def panel(self) -> Panel:
+        return self.data.panel
+
+    def array(self, output: str) -> np.ndarray:
+        if output not in self._arrays:
+            with _quiet_numpy():
+                self._arrays.update(factor_for_output(output).output_values(self.data))
+        return self._arrays[output]
+
+    def __getitem__(self, output: str) -> pd.DataFrame:
+        return self.data.frame(self.array(output))
+
+
+# --- the same primitives on date x symbol frames, for callers outside the library
 
 
 def previous_valid(values: pd.DataFrame) -> pd.DataFrame:
     """For each bar, the symbol's value on its previous bar (skipping missing rows)."""
-    return values.ffill().shift(1).where(values.notna())
-
-
-def safe_divide(numerator: pd.DataFrame, denominator: pd.DataFrame) -> pd.DataFrame:
-    """``numerator / denominator`` with NaN where the denominator is 0 or NaN."""
-    return numerator / denominator.where(denominator != 0)
+    x = arrays.symbol_major(values)
+    return like(values, arrays.previous_valid(x, arrays.Spans.of(x)).T)
 
 
 def sma_seeded_ema(
@@ -125,83 +241,12 @@ def sma_seeded_ema(
     seed_at = period if seed_at is None else seed_at
     if not 1 <= period <= seed_at:
         raise ValueError("need 1 <= period <= seed_at")
-    x = values.to_numpy(dtype="float64")
-    if not len(x):
-        return like(values)
-    valid = ~np.isnan(x)
-    count = np.cumsum(valid, axis=0)
-    running = np.cumsum(np.where(valid, x, 0.0), axis=0)
-    columns = np.flatnonzero(count[-1] >= seed_at)
-    # count only steps up on valid rows, so the first row reaching a count is that valid value.
-    seed_row = np.argmax(count[:, columns] >= seed_at, axis=0)
-    first_row = np.argmax(count[:, columns] >= seed_at - period + 1, axis=0)
-    window_sum = running[seed_row, columns] - running[first_row, columns] + x[first_row, columns]
-    seeded = np.where(count > seed_at, x, np.nan)
-    seeded[seed_row, columns] = window_sum / period
-    smoothed = (
-        pd.DataFrame(seeded, copy=False).ewm(alpha=alpha, adjust=False, ignore_na=True).mean()
-    )
-    started = valid & (count >= seed_at)
-    return like(values, np.where(started, smoothed.to_numpy(), np.nan))
-
-
-def _window_sum(x: np.ndarray, window: int) -> np.ndarray:
-    """Sum over the last ``window`` rows, NaN unless all of them are present.
-
-    Differences of cumulative sums: one pass over the whole 2-D array instead of
-    a rolling loop per column. The caller centres ``x`` so that the running
-    totals stay small and the differences keep full precision.
-    """
-    missing = np.isnan(x)
-    running = np.cumsum(np.where(missing, 0.0, x), axis=0)
-    missing_so_far = np.cumsum(missing, axis=0)
-    sums = running.copy()
-    sums[window:] -= running[:-window]
-    holes = missing_so_far.copy()
-    holes[window:] -= missing_so_far[:-window]
-    sums[holes > 0] = np.nan
-    sums[: window - 1] = np.nan
-    return sums
-
-
-def _first_valid(x: np.ndarray) -> np.ndarray:
-    """Each column's first non-NaN value (0 for an empty column): a centre that
-    appending later bars cannot change, so results stay free of look-ahead."""
-    if not len(x):
-        return np.zeros(x.shape[1:])
-    present = ~np.isnan(x)
-    first = x[np.argmax(present, axis=0), np.arange(x.shape[1])]
-    return np.where(present.any(axis=0), first, 0.0)
-
-
-def rolling_sum(values: pd.DataFrame, window: int) -> pd.DataFrame:
-    """Sum over ``window`` rows; NaN unless all are present."""
-    x = values.to_numpy(dtype="float64")
-    centre = _first_valid(x)
-    return like(values, _window_sum(x - centre, window) + window * centre)
+    return like(values, arrays.seeded_ema(arrays.symbol_major(values), period, alpha, seed_at).T)
 
 
 def rolling_mean(values: pd.DataFrame, window: int) -> pd.DataFrame:
     """Simple moving average over ``window`` rows; NaN unless all are present."""
-    x = values.to_numpy(dtype="float64")
-    centre = _first_valid(x)
-    return like(values, _window_sum(x - centre, window) / window + centre)
-
-
-def rolling_std(values: pd.DataFrame, window: int) -> pd.DataFrame:
-    """Population (ddof=0) standard deviation over ``window`` rows, as TA-Lib's STDDEV.
-
-    A window whose deviation is under a billionth of its mean is reported as
-    exactly 0: below that the sum-of-squares formula only measures rounding.
-    """
-    x = values.to_numpy(dtype="float64")
-    centre = _first_valid(x)
-    shifted = x - centre
-    mean = _window_sum(shifted, window) / window
-    variance = np.maximum(_window_sum(shifted * shifted, window) / window - mean * mean, 0.0)
-    std = np.sqrt(variance)
-    std[std <= 1e-9 * np.abs(mean + centre)] = 0.0
-    return like(values, std)
+    return like(values, arrays.moving(bn.move_mean, arrays.symbol_major(values), window).T)
 
 
 def like(reference: pd.DataFrame, values: np.ndarray | float = np.nan) -> pd.DataFrame:

@@ -13,10 +13,10 @@ A panel without a key yields all-NaN values for the factors that need it.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from factors.base import Factor, like, register
-from factors.panel import Panel
+from factors.base import Factor, PanelArrays, register
 
 FUNDAMENTAL_FIELDS: tuple[str, ...] = ("eps", "book_value_per_share", "roe")
 
@@ -52,11 +52,9 @@ def fundamentals_to_panel(
     return result
 
 
-def _field(panel: Panel, field: str) -> pd.DataFrame:
-    close = panel["close"]
-    if field not in panel:
-        return like(close)
-    return panel[field].reindex(index=close.index, columns=close.columns).astype("float64")
+def _positive(values: np.ndarray) -> np.ndarray:
+    """``values`` with NaN where they are not > 0 (a fresh array)."""
+    return np.where(values > 0, values, np.nan)
 
 
 @register
@@ -68,9 +66,8 @@ class PriceEarnings(Factor):
     lookback = 0
     description = "Price / trailing EPS (NaN for non-positive EPS)."
 
-    def compute(self, panel: Panel) -> pd.DataFrame:
-        eps = _field(panel, "eps")
-        return panel["close"] / eps.where(eps > 0)
+    def values(self, data: PanelArrays) -> np.ndarray:
+        return data["close"] / _positive(data["eps"])
 
 
 @register
@@ -82,9 +79,8 @@ class PriceBook(Factor):
     lookback = 0
     description = "Price / book value per share (NaN for non-positive book)."
 
-    def compute(self, panel: Panel) -> pd.DataFrame:
-        book = _field(panel, "book_value_per_share")
-        return panel["close"] / book.where(book > 0)
+    def values(self, data: PanelArrays) -> np.ndarray:
+        return data["close"] / _positive(data["book_value_per_share"])
 
 
 @register
@@ -96,8 +92,8 @@ class ReturnOnEquity(Factor):
     lookback = 0
     description = "Return on equity (fraction)."
 
-    def compute(self, panel: Panel) -> pd.DataFrame:
-        return _field(panel, "roe").where(panel["close"].notna())
+    def values(self, data: PanelArrays) -> np.ndarray:
+        return np.where(np.isnan(data["close"]), np.nan, data["roe"])
 
 
 @register
@@ -109,6 +105,5 @@ class EarningsYield(Factor):
     lookback = 0
     description = "Trailing EPS / price."
 
-    def compute(self, panel: Panel) -> pd.DataFrame:
-        close = panel["close"]
-        return _field(panel, "eps") / close.where(close > 0)
+    def values(self, data: PanelArrays) -> np.ndarray:
+        return data["eps"] / _positive(data["close"])

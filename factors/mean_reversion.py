@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
+import numpy as np
 
-from factors.base import Factor, previous_valid, register, rolling_mean, rolling_std, sma_seeded_ema
-from factors.panel import Panel
+from factors import arrays
+from factors.base import Factor, PanelArrays, register
 
 
 @register
@@ -25,14 +25,17 @@ class Rsi14(Factor):
     description = "Wilder RSI(14), 0-100; high means overbought."
     period = 14
 
-    def compute(self, panel: Panel) -> pd.DataFrame:
-        close = panel["close"]
-        change = close - previous_valid(close)
+    def values(self, data: PanelArrays) -> np.ndarray:
+        change = data.change()
         alpha = 1.0 / self.period
-        gain = sma_seeded_ema(change.clip(lower=0.0), self.period, alpha)
-        loss = sma_seeded_ema((-change).clip(lower=0.0), self.period, alpha)
+        spans = arrays.Spans.of(change)
+        gain = arrays.seeded_ema(np.maximum(change, 0.0), self.period, alpha, self.period, spans)
+        loss = arrays.seeded_ema(np.maximum(-change, 0.0), self.period, alpha, self.period, spans)
         total = gain + loss
-        return (100.0 * gain / total.where(total != 0)).mask(total == 0, 50.0)
+        rsi = np.multiply(gain, 100.0, out=gain)
+        rsi /= total
+        rsi[total == 0] = 50.0
+        return rsi
 
 
 class _BandFactor(Factor):
@@ -42,9 +45,18 @@ class _BandFactor(Factor):
     lookback = 19
     window = 20
 
-    def _zscore(self, close: pd.DataFrame) -> pd.DataFrame:
-        deviation = rolling_std(close, self.window)
-        return (close - rolling_mean(close, self.window)) / deviation.where(deviation > 0)
+    def _zscore(self, data: PanelArrays) -> np.ndarray:
+        """The 20-bar z-score of the close, shared by both band factors (read-only)."""
+
+        def compute() -> np.ndarray:
+            close = data["close"]
+            mean, deviation = arrays.moving_mean_std(close, self.window)
+            deviation[deviation == 0] = np.nan
+            zscore = np.subtract(close, mean, out=mean)
+            zscore /= deviation
+            return zscore
+
+        return data.shared(f"zscore:{self.window}", compute)
 
 
 @register
@@ -60,8 +72,8 @@ class BollingerPercentB(_BandFactor):
     description = "Bollinger %B(20, 2): 0 at the lower band, 1 at the upper band."
     nbdev = 2.0
 
-    def compute(self, panel: Panel) -> pd.DataFrame:
-        return 0.5 + self._zscore(panel["close"]) / (2.0 * self.nbdev)
+    def values(self, data: PanelArrays) -> np.ndarray:
+        return 0.5 + self._zscore(data) / (2.0 * self.nbdev)
 
 
 @register
@@ -72,5 +84,5 @@ class ZScore20(_BandFactor):
     name = "zscore_20"
     description = "Standard deviations of the close above its 20-bar mean."
 
-    def compute(self, panel: Panel) -> pd.DataFrame:
-        return self._zscore(panel["close"])
+    def values(self, data: PanelArrays) -> np.ndarray:
+        return self._zscore(data).copy()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import pandas as pd
+import bottleneck as bn
+import numpy as np
 
-from factors.base import Factor, register, rolling_mean, sma_seeded_ema
-from factors.panel import Panel
+from factors import arrays
+from factors.base import Factor, PanelArrays, register
 
 
 class _RateOfChange(Factor):
@@ -16,9 +17,8 @@ class _RateOfChange(Factor):
 
     category = "momentum"
 
-    def compute(self, panel: Panel) -> pd.DataFrame:
-        close = panel["close"]
-        return close / close.shift(self.lookback) - 1.0
+    def values(self, data: PanelArrays) -> np.ndarray:
+        return arrays.lagged_return(data["close"], 0, self.lookback)
 
 
 @register
@@ -56,9 +56,8 @@ class Momentum12_1(Factor):
     description = "Return from 252 bars ago to 21 bars ago (skips the last month)."
     skip = 21
 
-    def compute(self, panel: Panel) -> pd.DataFrame:
-        close = panel["close"]
-        return close.shift(self.skip) / close.shift(self.lookback) - 1.0
+    def values(self, data: PanelArrays) -> np.ndarray:
+        return arrays.lagged_return(data["close"], self.skip, self.lookback)
 
 
 @register
@@ -82,21 +81,17 @@ class Macd(Factor):
     outputs = ("macd", "macd_signal", "macd_hist")
     fast, slow, signal = 12, 26, 9
 
-    def compute(self, panel: Panel) -> pd.DataFrame:
-        return self.compute_outputs(panel)["macd"]
+    def values(self, data: PanelArrays) -> np.ndarray:
+        return self.output_values(data)["macd"]
 
-    def compute_outputs(self, panel: Panel) -> dict[str, pd.DataFrame]:
-        close = panel["close"]
-        fast = sma_seeded_ema(close, self.fast, 2.0 / (self.fast + 1), seed_at=self.slow)
-        slow = sma_seeded_ema(close, self.slow, 2.0 / (self.slow + 1))
-        line = fast - slow
-        signal = sma_seeded_ema(line, self.signal, 2.0 / (self.signal + 1))
-        defined = signal.notna()
-        return {
-            "macd": line.where(defined),
-            "macd_signal": signal,
-            "macd_hist": line.where(defined) - signal,
-        }
+    def output_values(self, data: PanelArrays) -> dict[str, np.ndarray]:
+        close, spans = data["close"], data.spans("close")
+        fast = arrays.seeded_ema(close, self.fast, 2.0 / (self.fast + 1), self.slow, spans)
+        slow = arrays.seeded_ema(close, self.slow, 2.0 / (self.slow + 1), self.slow, spans)
+        line = np.subtract(fast, slow, out=fast)
+        signal = arrays.seeded_ema(line, self.signal, 2.0 / (self.signal + 1), self.signal)
+        line[np.isnan(signal)] = np.nan
+        return {"macd": line, "macd_signal": signal, "macd_hist": line - signal}
 
 
 @register
@@ -110,6 +105,9 @@ class MovingAverageTrend(Factor):
     description = "close / SMA(200) - 1."
     window = 200
 
-    def compute(self, panel: Panel) -> pd.DataFrame:
-        close = panel["close"]
-        return close / rolling_mean(close, self.window) - 1.0
+    def values(self, data: PanelArrays) -> np.ndarray:
+        close = data["close"]
+        trend = arrays.moving(bn.move_mean, close, self.window)
+        np.divide(close, trend, out=trend)
+        trend -= 1.0
+        return trend

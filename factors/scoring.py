@@ -22,10 +22,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, overload
 
+import bottleneck as bn
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
-from factors.base import factor_for_output, like
+from factors import arrays
+from factors.base import FactorValues, PanelArrays, like
 from factors.panel import Panel
 
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -64,62 +67,105 @@ def cross_sectional_zscore(df: pd.DataFrame) -> pd.DataFrame:
     the whole cross-section, not a sample of it. A date with fewer than two
     values is NaN; a date where every value is equal is 0 (no information).
     """
-    values = df.to_numpy(dtype="float64")
-    present = ~np.isnan(values)
-    mean = df.mean(axis=1).to_numpy()[:, None]
-    std = df.std(axis=1, ddof=0).to_numpy()[:, None]
-    flat = std <= 1e-12 * df.abs().max(axis=1).to_numpy()[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(flat & present, 0.0, (values - mean) / std)
-    z[present.sum(axis=1) < 2] = np.nan
-    return like(df, np.clip(z, -WINSOR_LIMIT, WINSOR_LIMIT))
+        return like(df, _zscore_across_symbols(arrays.symbol_major(df)).T)
+
+
+def _zscore_across_symbols(values: np.ndarray) -> np.ndarray:
+    """:func:`cross_sectional_zscore` of a symbol x date array (a fresh array)."""
+    present = ~np.isnan(values)
+    count = np.count_nonzero(present, axis=0)
+    deviation = np.where(present, values, 0.0)
+    mean = deviation.sum(axis=0) / count
+    np.subtract(deviation, mean, out=deviation, where=present)
+    std = np.sqrt(np.einsum("ij,ij->j", deviation, deviation) / count)
+    flat = std <= 1e-12 * np.fmax.reduce(np.abs(values), axis=0)
+    z = np.divide(deviation, std, out=deviation)
+    z[:, flat] = 0.0
+    z[~present] = np.nan
+    z[:, count < 2] = np.nan
+    return np.clip(z, -WINSOR_LIMIT, WINSOR_LIMIT, out=z)
 
 
 @dataclass(frozen=True)
 class _ScoredPanel:
-    raw: dict[str, pd.DataFrame]
-    zscores: dict[str, pd.DataFrame]
+    """Symbol x date arrays: each weighted output (raw and z-scored) and the score frame."""
+
+    raw: dict[str, np.ndarray]
+    zscores: dict[str, np.ndarray]
     score: pd.DataFrame
 
 
-def _eligible(panel: Panel, min_history: int, min_dollar_volume: float) -> pd.DataFrame:
-    close = panel["close"]
-    history = close.notna().cumsum()
-    dollar_volume = (close * panel["volume"]).rolling(
-        LIQUIDITY_WINDOW, min_periods=LIQUIDITY_WINDOW
-    )
-    return close.notna() & (history >= min_history) & (dollar_volume.median() >= min_dollar_volume)
+def _median_at_least(values: np.ndarray, window: int, floor: float) -> np.ndarray:
+    """Whether the median of each row's last ``window`` values is >= ``floor``;
+    False while any of them is missing.
+
+    Counting decides almost every window without sorting it: with more than
+    half of the window at or above the floor the median is too, with fewer
+    than half it is not. Only an even window split exactly in half needs its
+    median, computed for those windows alone.
+    """
+    at_least = (values >= floor).astype("float64")
+    at_least[np.isnan(values)] = np.nan
+    count = arrays.moving(bn.move_sum, at_least, window)
+    result = count > window / 2
+    if window % 2 == 0:
+        rows, ends = np.nonzero(count == window // 2)
+        if len(rows):
+            windows = sliding_window_view(values, window, axis=-1)[rows, ends - window + 1]
+            result[rows, ends] = np.median(windows, axis=-1) >= floor
+    return result
+
+
+def _eligible(data: PanelArrays, min_history: int, min_dollar_volume: float) -> np.ndarray:
+    """Symbol x date: a bar, at least ``min_history`` bars so far and a 20-bar
+    median dollar volume at or above ``min_dollar_volume``."""
+    spans = data.spans("close")
+    eligible = spans.valid.copy()
+    if min_history > 0:
+        seasoned = spans.nth(min_history)
+        eligible[seasoned < 0] = False
+        arrays.fill_before(eligible, seasoned, False)
+    eligible &= _median_at_least(data.dollar_volume(), LIQUIDITY_WINDOW, min_dollar_volume)
+    return eligible
 
 
 def _score_panel(
-    panel: Panel, weights: dict[str, float] | None, min_history: int, min_dollar_volume: float
+    panel: Panel,
+    weights: dict[str, float] | None,
+    min_history: int,
+    min_dollar_volume: float,
+    factor_values: FactorValues | None = None,
 ) -> _ScoredPanel:
     weights = {
         k: float(w) for k, w in (DEFAULT_WEIGHTS if weights is None else weights).items() if w
     }
     if not weights:
         raise ValueError("weights must contain at least one non-zero weight")
-    close = panel["close"]
-    eligible = _eligible(panel, min_history, min_dollar_volume)
-    computed: dict[str, dict[str, pd.DataFrame]] = {}
-    raw: dict[str, pd.DataFrame] = {}
-    zscores: dict[str, pd.DataFrame] = {}
+    values = FactorValues(panel) if factor_values is None else factor_values
+    if values.panel is not panel:
+        raise ValueError("factor_values were computed on another panel")
+    close = values.data["close"]
+    raw: dict[str, np.ndarray] = {}
+    zscores: dict[str, np.ndarray] = {}
     total = np.zeros(close.shape)
     covered = np.zeros(close.shape)
-    for output, weight in weights.items():
-        factor = factor_for_output(output)
-        if factor.name not in computed:
-            computed[factor.name] = factor.compute_outputs(panel)
-        raw[output] = computed[factor.name][output]
-        values = raw[output] / close if output in PRICE_SCALED_OUTPUTS else raw[output]
-        zscores[output] = cross_sectional_zscore(values.where(eligible))
-        z = zscores[output].to_numpy()
-        present = ~np.isnan(z)
-        total += np.where(present, weight * z, 0.0)
-        covered += np.where(present, abs(weight), 0.0)
-    enough = covered >= MIN_WEIGHT_COVERAGE * sum(abs(w) for w in weights.values())
-    composite = np.where(enough, total / np.where(enough, covered, 1.0), np.nan)
-    score = cross_sectional_zscore(like(close, composite))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ineligible = ~_eligible(values.data, min_history, min_dollar_volume)
+        for output, weight in weights.items():
+            raw[output] = values.array(output)
+            if output in PRICE_SCALED_OUTPUTS:
+                candidates = raw[output] / close
+            else:
+                candidates = raw[output].copy()
+            candidates[ineligible] = np.nan
+            zscores[output] = z = _zscore_across_symbols(candidates)
+            present = ~np.isnan(z)
+            total += np.where(present, weight * z, 0.0)
+            covered += np.where(present, abs(weight), 0.0)
+        enough = covered >= MIN_WEIGHT_COVERAGE * sum(abs(w) for w in weights.values())
+        composite = np.where(enough, total / np.where(enough, covered, 1.0), np.nan)
+        score = values.data.frame(_zscore_across_symbols(composite))
     return _ScoredPanel(raw=raw, zscores=zscores, score=score)
 
 
@@ -128,6 +174,8 @@ def composite_scores(
     weights: dict[str, float] | None = None,
     min_history: int = 130,
     min_dollar_volume: float = 1e6,
+    *,
+    factor_values: FactorValues | None = None,
 ) -> pd.DataFrame:
     """Composite factor score per date x symbol, in cross-sectional z units (+/-3).
 
@@ -137,8 +185,12 @@ def composite_scores(
     far, when the median of ``close * volume`` over its last 20 bars is under
     ``min_dollar_volume``, or when the outputs it has cover less than half of
     the total absolute weight.
+
+    ``factor_values``: the :class:`~factors.base.FactorValues` of this same
+    ``panel`` when the caller has computed factors on it already; the outputs
+    it holds are used as they are, not computed again.
     """
-    return _score_panel(panel, weights, min_history, min_dollar_volume).score
+    return _score_panel(panel, weights, min_history, min_dollar_volume, factor_values).score
 
 
 def _direction_codes(score: np.ndarray) -> np.ndarray:
@@ -351,8 +403,8 @@ def latest_signals(
                 "score": float(score),
                 "factors": {
                     output: {
-                        "value": _clean(scored.raw[output][symbol].iloc[end]),
-                        "zscore": _clean(scored.zscores[output][symbol].iloc[end]),
+                        "value": _clean(scored.raw[output][position, end]),
+                        "zscore": _clean(scored.zscores[output][position, end]),
                     }
                     for output in scored.raw
                 },

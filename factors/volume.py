@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import bottleneck as bn
 import numpy as np
-import pandas as pd
 
-from factors.base import Factor, previous_valid, register, rolling_mean, rolling_sum, safe_divide
-from factors.panel import Panel
+from factors import arrays
+from factors.base import Factor, PanelArrays, register
 
 
 @register
@@ -24,12 +24,18 @@ class OnBalanceVolume(Factor):
     lookback = 0
     description = "On-balance volume (running signed volume)."
 
-    def compute(self, panel: Panel) -> pd.DataFrame:
-        close, volume = panel["close"], panel["volume"]
-        direction = np.sign(close - previous_valid(close))
+    def values(self, data: PanelArrays) -> np.ndarray:
+        spans = data.spans("close")
+        signed = np.sign(data.change())
         # The first bar of each symbol has no previous close: TA-Lib counts it as +volume.
-        direction = direction.mask(close.notna() & direction.isna(), 1.0)
-        return (direction * volume).cumsum().where(close.notna())
+        listed = np.flatnonzero(spans.count)
+        signed[listed, spans.first[listed]] = 1.0
+        signed *= data["volume"]
+        missing = np.isnan(signed)
+        signed[missing] = 0.0
+        obv = np.cumsum(signed, axis=-1, out=signed)
+        obv[missing] = np.nan
+        return obv
 
 
 @register
@@ -46,9 +52,13 @@ class VolumeRatio20(Factor):
     description = "volume / mean volume of the previous 20 bars."
     window = 20
 
-    def compute(self, panel: Panel) -> pd.DataFrame:
-        volume = panel["volume"]
-        return safe_divide(volume, rolling_mean(volume.shift(1), self.window))
+    def values(self, data: PanelArrays) -> np.ndarray:
+        volume = data["volume"]
+        baseline = arrays.moving(bn.move_mean, volume, self.window)
+        baseline[baseline == 0] = np.nan
+        ratio = np.full(volume.shape, np.nan)
+        np.divide(volume[:, 1:], baseline[:, :-1], out=ratio[:, 1:])
+        return ratio
 
 
 @register
@@ -62,12 +72,19 @@ class VwapDistance20(Factor):
     description = "Distance of the close from its 20-bar volume-weighted average price."
     window = 20
 
-    def compute(self, panel: Panel) -> pd.DataFrame:
-        close, volume = panel["close"], panel["volume"]
-        typical = (panel["high"] + panel["low"] + close) / 3.0
-        traded = rolling_sum(typical * volume, self.window)
-        shares = rolling_sum(volume, self.window)
-        return close / safe_divide(traded, shares) - 1.0
+    def values(self, data: PanelArrays) -> np.ndarray:
+        close, volume = data["close"], data["volume"]
+        traded = data["high"] + data["low"]
+        traded += close
+        traded /= 3.0
+        traded *= volume
+        vwap = arrays.moving(bn.move_sum, traded, self.window)
+        shares = arrays.moving(bn.move_sum, volume, self.window)
+        shares[shares == 0] = np.nan
+        vwap /= shares
+        distance = np.divide(close, vwap, out=vwap)
+        distance -= 1.0
+        return distance
 
 
 @register
@@ -87,7 +104,12 @@ class Amihud20(Factor):
     window = 20
     scale = 1e6
 
-    def compute(self, panel: Panel) -> pd.DataFrame:
-        close = panel["close"]
-        ratio = safe_divide((close / close.shift(1) - 1.0).abs(), close * panel["volume"])
-        return rolling_mean(ratio, self.window) * self.scale
+    def values(self, data: PanelArrays) -> np.ndarray:
+        dollar_volume = data.dollar_volume()
+        ratio = arrays.lagged_return(data["close"], 0, 1)
+        np.abs(ratio, out=ratio)
+        ratio /= dollar_volume
+        ratio[dollar_volume == 0] = np.nan
+        illiquidity = arrays.moving(bn.move_mean, ratio, self.window)
+        illiquidity *= self.scale
+        return illiquidity
