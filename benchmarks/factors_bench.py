@@ -109,40 +109,60 @@ def talib_floor(panel: Panel) -> dict[str, pd.DataFrame]:
     """The same outputs from TA-Lib, one symbol at a time, as date x symbol frames.
 
     Results go straight into symbol-major arrays that become the frames without
-    a copy; a few whole-panel numpy operations finish the library's units.
+    a copy. A few numpy operations finish the library's units, on blocks of
+    symbols small enough to stay in the CPU cache (as the library does).
     """
     inputs = _talib_inputs(panel)
     close, volume = inputs["close"], inputs["volume"]
-    names = (*TECHNICAL_OUTPUTS, "bb_upper", "bb_middle", "volume_sma", "traded_sum", "volume_sum")
-    out = {name: np.empty(close.shape) for name in names}
-    for j in range(close.shape[0]):
-        c, v = close[j], volume[j]
-        out["roc_20"][j] = talib.ROC(c, 20)
-        out["roc_60"][j] = talib.ROC(c, 60)
-        out["roc_120"][j] = talib.ROC(c, 120)
-        out["mom_12_1"][j] = talib.ROC(c, 231)
-        out["macd"][j], out["macd_signal"][j], out["macd_hist"][j] = talib.MACD(c, 12, 26, 9)
-        out["ma_trend"][j] = talib.SMA(c, 200)
-        out["rsi_14"][j] = talib.RSI(c, 14)
-        out["bb_upper"][j], out["bb_middle"][j], _ = talib.BBANDS(c, 20, 2.0, 2.0, 0)
-        out["obv"][j] = talib.OBV(c, v)
-        out["volume_sma"][j] = talib.SMA(v, 20)
-        out["traded_sum"][j] = talib.SUM(inputs["traded"][j], 20)
-        out["volume_sum"][j] = talib.SUM(v, 20)
-        out["amihud_20"][j] = talib.SMA(inputs["illiquidity"][j], 20)
-    for name in ("roc_20", "roc_60", "roc_120"):
-        out[name] /= 100.0
-    mom = out["mom_12_1"]
-    mom[:, 21:] = mom[:, :-21] / 100.0
-    mom[:, :21] = np.nan
-    out["ma_trend"] = close / out["ma_trend"] - 1.0
-    out["zscore_20"] = 2.0 * (close - out["bb_middle"]) / (out["bb_upper"] - out["bb_middle"])
-    out["bb_pctb"] = 0.5 + out["zscore_20"] / 4.0
-    ratio = out["volume_ratio_20"]
-    ratio[:, 0] = np.nan
-    np.divide(volume[:, 1:], out["volume_sma"][:, :-1], out=ratio[:, 1:])
-    out["vwap_dist_20"] = close / (out["traded_sum"] / out["volume_sum"]) - 1.0
-    out["amihud_20"] *= 1e6
+    n_symbols, n_bars = close.shape
+    out = {name: np.empty(close.shape) for name in TECHNICAL_OUTPUTS}
+    rows_per_block = max(1, (1 << 20) // (8 * n_bars))
+    scratch = {
+        name: np.empty((rows_per_block, n_bars))
+        for name in ("bb_upper", "bb_middle", "volume_sma", "traded_sum", "volume_sum")
+    }
+    for first in range(0, n_symbols, rows_per_block):
+        rows = slice(first, min(first + rows_per_block, n_symbols))
+        block = {name: values[rows] for name, values in out.items()}
+        extra = {name: values[: rows.stop - rows.start] for name, values in scratch.items()}
+        for j in range(rows.stop - rows.start):
+            c, v = close[rows][j], volume[rows][j]
+            block["roc_20"][j] = talib.ROC(c, 20)
+            block["roc_60"][j] = talib.ROC(c, 60)
+            block["roc_120"][j] = talib.ROC(c, 120)
+            block["mom_12_1"][j] = talib.ROC(c, 231)
+            block["macd"][j], block["macd_signal"][j], block["macd_hist"][j] = talib.MACD(
+                c, 12, 26, 9
+            )
+            block["ma_trend"][j] = talib.SMA(c, 200)
+            block["rsi_14"][j] = talib.RSI(c, 14)
+            extra["bb_upper"][j], extra["bb_middle"][j], _ = talib.BBANDS(c, 20, 2.0, 2.0, 0)
+            block["obv"][j] = talib.OBV(c, v)
+            extra["volume_sma"][j] = talib.SMA(v, 20)
+            extra["traded_sum"][j] = talib.SUM(inputs["traded"][rows][j], 20)
+            extra["volume_sum"][j] = talib.SUM(v, 20)
+            block["amihud_20"][j] = talib.SMA(inputs["illiquidity"][rows][j], 20)
+        c, v = close[rows], volume[rows]
+        for name in ("roc_20", "roc_60", "roc_120"):
+            block[name] /= 100.0
+        mom = block["mom_12_1"]
+        mom[:, 21:] = mom[:, :-21] / 100.0
+        mom[:, :21] = np.nan
+        np.divide(c, block["ma_trend"], out=block["ma_trend"])
+        block["ma_trend"] -= 1.0
+        width = np.subtract(extra["bb_upper"], extra["bb_middle"], out=extra["bb_upper"])
+        zscore = np.subtract(c, extra["bb_middle"], out=block["zscore_20"])
+        zscore *= 2.0
+        zscore /= width
+        np.divide(zscore, 4.0, out=block["bb_pctb"])
+        block["bb_pctb"] += 0.5
+        ratio = block["volume_ratio_20"]
+        ratio[:, 0] = np.nan
+        np.divide(v[:, 1:], extra["volume_sma"][:, :-1], out=ratio[:, 1:])
+        vwap = np.divide(extra["traded_sum"], extra["volume_sum"], out=extra["traded_sum"])
+        np.divide(c, vwap, out=block["vwap_dist_20"])
+        block["vwap_dist_20"] -= 1.0
+        block["amihud_20"] *= 1e6
     reference = panel["close"]
     return {
         name: pd.DataFrame(out[name].T, index=reference.index, columns=reference.columns, copy=False)

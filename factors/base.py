@@ -23,7 +23,7 @@ dollar volume) computed once.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
 import bottleneck as bn
@@ -37,11 +37,11 @@ CATEGORIES: tuple[str, ...] = ("momentum", "mean_reversion", "volume", "fundamen
 
 
 class Factor(ABC):
-    """One factor: subclasses set the class attributes and implement ``values``.
+    """One factor: subclasses set the class attributes and implement ``write``.
 
     ``outputs`` defaults to ``(name,)``. A factor with several outputs (MACD)
-    overrides ``output_values``; its first output is the primary one that
-    ``values`` (and ``compute``) returns, and it is named like the factor.
+    lists them; its first output is the primary one that ``compute`` returns,
+    and it is named like the factor.
     """
 
     name: ClassVar[str]
@@ -56,25 +56,22 @@ class Factor(ABC):
             cls.outputs = (cls.name,)
 
     @abstractmethod
-    def values(self, data: PanelArrays) -> np.ndarray:
-        """The primary output as a fresh symbol x date array."""
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
+        """Compute every output for the symbols of ``data`` into ``out[output]``,
+        a symbol x date array shaped like ``data``'s fields.
 
-    def output_values(self, data: PanelArrays) -> dict[str, np.ndarray]:
-        """Every output as a fresh symbol x date array, by output name."""
-        return {self.name: self.values(data)}
+        Writing into arrays the caller owns (rather than returning new ones) is
+        what lets :class:`FactorValues` run a factor block of symbols by block
+        of symbols straight into the whole panel's result."""
 
     def compute(self, panel: Panel) -> pd.DataFrame:
         """The primary output, date x symbol."""
-        data = PanelArrays(panel)
-        with _quiet_numpy():
-            return data.frame(self.values(data))
+        return FactorValues(panel, [self.name])[self.name]
 
     def compute_outputs(self, panel: Panel) -> dict[str, pd.DataFrame]:
         """Every output of the factor by output name, date x symbol."""
-        data = PanelArrays(panel)
-        with _quiet_numpy():
-            outputs = self.output_values(data)
-        return {name: data.frame(values) for name, values in outputs.items()}
+        values = FactorValues(panel, self.outputs)
+        return {name: values[name] for name in self.outputs}
 
     def __repr__(self) -> str:
         return f"<Factor {self.name} ({self.category}, lookback={self.lookback})>"
@@ -130,6 +127,9 @@ def _quiet_numpy() -> np.errstate:
 
 # --- the panel as arrays ----------------------------------------------------
 
+_ALL = slice(None)
+
+
 
 class PanelArrays:
     """A panel's frames as symbol x date float64 arrays, and the intermediates
@@ -137,17 +137,24 @@ class PanelArrays:
 
     ``data["close"]`` is ``panel["close"].to_numpy().T``: a float64 frame's own
     memory, no copy. A field the panel lacks reads as all NaN; a frame labelled
-    differently from the close is first aligned on it. Every array read here
-    is shared: treat it as read-only (factor outputs are fresh arrays).
+    differently from the close is first aligned on it. ``data.rows(block)`` is
+    the same for a block of symbols, on views of these arrays. Every array read
+    here is shared: treat it as read-only (factor outputs are fresh arrays).
     """
 
-    def __init__(self, panel: Panel) -> None:
+    def __init__(self, panel: Panel, *, parent: PanelArrays | None = None, rows: slice = _ALL) -> None:
         self.panel = panel
         self.reference = panel["close"]
+        self._parent = parent
+        self._rows = rows
         self._cache: dict[str, Any] = {}
 
     def __getitem__(self, field: str) -> np.ndarray:
         return self.shared(f"field:{field}", lambda: self._read(field))
+
+    def rows(self, rows: slice) -> PanelArrays:
+        """The arrays of the symbols in ``rows`` (a slice of this panel's columns)."""
+        return PanelArrays(self.panel, parent=self, rows=rows)
 
     def shared(self, key: str, compute: Callable[[], Any]) -> Any:
         """``compute()`` the first time ``key`` is asked for, the same object after."""
@@ -156,10 +163,13 @@ class PanelArrays:
         return self._cache[key]
 
     def frame(self, values: np.ndarray) -> pd.DataFrame:
-        """A symbol x date array as a date x symbol frame labelled like the close (no copy)."""
+        """A symbol x date array of the whole panel as a date x symbol frame
+        labelled like the close (no copy)."""
         return like(self.reference, values.T)
 
     def _read(self, field: str) -> np.ndarray:
+        if self._parent is not None:
+            return self._parent[field][self._rows]
         reference = self.reference
         if field not in self.panel:
             return np.full(reference.shape[::-1], np.nan)
@@ -179,11 +189,7 @@ class PanelArrays:
     def change(self) -> np.ndarray:
         """Close minus the symbol's previous close (RSI, OBV)."""
 
-        def compute() -> np.ndarray:
-            close = self["close"]
-            return close - arrays.previous_valid(close, self.spans("close"))
-
-        return self.shared("change", compute)
+        return self.shared("change", lambda: arrays.change(self["close"], self.spans("close")))
 
     def dollar_volume(self) -> np.ndarray:
         """``close * volume`` (Amihud, the scoring liquidity filter)."""
@@ -196,22 +202,44 @@ class FactorValues:
 
     ``values["macd_hist"]`` is a date x symbol frame (the MACD factor runs the
     first time any of its three outputs is asked for); ``values.array(name)``
-    is the same data as a symbol x date array. Pass it to
-    :func:`factors.scoring.composite_scores` to score without recomputing.
+    is the same data as a symbol x date array. ``compute(names)`` computes
+    several at once, block of symbols by block of symbols: every factor's
+    intermediates for a block are still in the CPU cache when the next one
+    reads them (all the technical factors work along time, symbol by symbol).
+    Pass it to :func:`factors.scoring.composite_scores` to score without
+    recomputing.
     """
 
-    def __init__(self, panel: Panel) -> None:
+    def __init__(self, panel: Panel, outputs: Iterable[str] = ()) -> None:
         self.data = PanelArrays(panel)
         self._arrays: dict[str, np.ndarray] = {}
+        self.compute(outputs)
 
     @property
     def panel(self) -> Panel:
         return self.data.panel
 
+    def compute(self, outputs: Iterable[str]) -> None:
+        """Compute the factors behind ``outputs`` that have not run yet (KeyError for
+        an unknown output)."""
+        pending: dict[str, Factor] = {}
+        for output in outputs:
+            factor = factor_for_output(output)
+            if output not in self._arrays:
+                pending[factor.name] = factor
+        if not pending:
+            return
+        shape = self.data.reference.shape[::-1]
+        results = {name: np.empty(shape) for f in pending.values() for name in f.outputs}
+        with _quiet_numpy():
+            for rows in arrays.blocks(*shape):
+                block = self.data.rows(rows)
+                for factor in pending.values():
+                    factor.write(block, {name: results[name][rows] for name in factor.outputs})
+        self._arrays.update(results)
+
     def array(self, output: str) -> np.ndarray:
-        if output not in self._arrays:
-            with _quiet_numpy():
-                self._arrays.update(factor_for_output(output).output_values(self.data))
+        self.compute([output])
         return self._arrays[output]
 
     def __getitem__(self, output: str) -> pd.DataFrame:

@@ -66,8 +66,8 @@ class PriceEarnings(Factor):
     lookback = 0
     description = "Price / trailing EPS (NaN for non-positive EPS)."
 
-    def values(self, data: PanelArrays) -> np.ndarray:
-        return data["close"] / _positive(data["eps"])
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
+        np.divide(data["close"], _positive(data["eps"]), out=out[self.name])
 
 
 @register
@@ -79,8 +79,8 @@ class PriceBook(Factor):
     lookback = 0
     description = "Price / book value per share (NaN for non-positive book)."
 
-    def values(self, data: PanelArrays) -> np.ndarray:
-        return data["close"] / _positive(data["book_value_per_share"])
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
+        np.divide(data["close"], _positive(data["book_value_per_share"]), out=out[self.name])
 
 
 @register
@@ -92,8 +92,10 @@ class ReturnOnEquity(Factor):
     lookback = 0
     description = "Return on equity (fraction)."
 
-    def values(self, data: PanelArrays) -> np.ndarray:
-        return np.where(np.isnan(data["close"]), np.nan, data["roe"])
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
+        roe = out[self.name]
+        roe[:] = data["roe"]
+        roe[np.isnan(data["close"])] = np.nan
 
 
 @register
@@ -105,5 +107,5 @@ class EarningsYield(Factor):
     lookback = 0
     description = "Trailing EPS / price."
 
-    def values(self, data: PanelArrays) -> np.ndarray:
-        return data["eps"] / _positive(data["close"])
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
+        np.divide(data["eps"], _positive(data["close"]), out=out[self.name])

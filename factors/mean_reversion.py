@@ -25,17 +25,18 @@ class Rsi14(Factor):
     description = "Wilder RSI(14), 0-100; high means overbought."
     period = 14
 
-    def values(self, data: PanelArrays) -> np.ndarray:
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
         change = data.change()
+        spans = data.spans("close").from_nth(2)
         alpha = 1.0 / self.period
-        spans = arrays.Spans.of(change)
         gain = arrays.seeded_ema(np.maximum(change, 0.0), self.period, alpha, self.period, spans)
-        loss = arrays.seeded_ema(np.maximum(-change, 0.0), self.period, alpha, self.period, spans)
-        total = gain + loss
-        rsi = np.multiply(gain, 100.0, out=gain)
-        rsi /= total
+        # The EMA is linear: the average loss is minus the average of the negative changes.
+        loss = arrays.seeded_ema(np.minimum(change, 0.0), self.period, alpha, self.period, spans)
+        np.negative(loss, out=loss)
+        total = np.add(gain, loss, out=loss)
+        rsi = np.divide(gain, total, out=out[self.name])
+        rsi *= 100.0
         rsi[total == 0] = 50.0
-        return rsi
 
 
 class _BandFactor(Factor):
@@ -45,18 +46,16 @@ class _BandFactor(Factor):
     lookback = 19
     window = 20
 
-    def _zscore(self, data: PanelArrays) -> np.ndarray:
-        """The 20-bar z-score of the close, shared by both band factors (read-only)."""
-
-        def compute() -> np.ndarray:
-            close = data["close"]
-            mean, deviation = arrays.moving_mean_std(close, self.window)
-            deviation[deviation == 0] = np.nan
-            zscore = np.subtract(close, mean, out=mean)
-            zscore /= deviation
-            return zscore
-
-        return data.shared(f"zscore:{self.window}", compute)
+    def _zscore(self, data: PanelArrays, out: np.ndarray) -> np.ndarray:
+        """The 20-bar z-score of the close into ``out`` (from the shared bands)."""
+        close = data["close"]
+        mean, deviation = data.shared(
+            f"bands:{self.window}", lambda: arrays.moving_mean_std(close, self.window)
+        )
+        zscore = np.subtract(close, mean, out=out)
+        zscore /= deviation
+        zscore[deviation == 0] = np.nan
+        return zscore
 
 
 @register
@@ -72,8 +71,10 @@ class BollingerPercentB(_BandFactor):
     description = "Bollinger %B(20, 2): 0 at the lower band, 1 at the upper band."
     nbdev = 2.0
 
-    def values(self, data: PanelArrays) -> np.ndarray:
-        return 0.5 + self._zscore(data) / (2.0 * self.nbdev)
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
+        percent_b = self._zscore(data, out[self.name])
+        percent_b /= 2.0 * self.nbdev
+        percent_b += 0.5
 
 
 @register
@@ -84,5 +85,5 @@ class ZScore20(_BandFactor):
     name = "zscore_20"
     description = "Standard deviations of the close above its 20-bar mean."
 
-    def values(self, data: PanelArrays) -> np.ndarray:
-        return self._zscore(data).copy()
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
+        self._zscore(data, out[self.name])

@@ -17,8 +17,8 @@ class _RateOfChange(Factor):
 
     category = "momentum"
 
-    def values(self, data: PanelArrays) -> np.ndarray:
-        return arrays.lagged_return(data["close"], 0, self.lookback)
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
+        arrays.lagged_return(data["close"], 0, self.lookback, out[self.name])
 
 
 @register
@@ -56,8 +56,8 @@ class Momentum12_1(Factor):
     description = "Return from 252 bars ago to 21 bars ago (skips the last month)."
     skip = 21
 
-    def values(self, data: PanelArrays) -> np.ndarray:
-        return arrays.lagged_return(data["close"], self.skip, self.lookback)
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
+        arrays.lagged_return(data["close"], self.skip, self.lookback, out[self.name])
 
 
 @register
@@ -81,17 +81,16 @@ class Macd(Factor):
     outputs = ("macd", "macd_signal", "macd_hist")
     fast, slow, signal = 12, 26, 9
 
-    def values(self, data: PanelArrays) -> np.ndarray:
-        return self.output_values(data)["macd"]
-
-    def output_values(self, data: PanelArrays) -> dict[str, np.ndarray]:
-        close, spans = data["close"], data.spans("close")
-        fast = arrays.seeded_ema(close, self.fast, 2.0 / (self.fast + 1), self.slow, spans)
-        slow = arrays.seeded_ema(close, self.slow, 2.0 / (self.slow + 1), self.slow, spans)
-        line = np.subtract(fast, slow, out=fast)
-        signal = arrays.seeded_ema(line, self.signal, 2.0 / (self.signal + 1), self.signal)
-        line[np.isnan(signal)] = np.nan
-        return {"macd": line, "macd_signal": signal, "macd_hist": line - signal}
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
+        line, signal = out["macd"], out["macd_signal"]
+        spans = data.spans("close")
+        arrays.ema_difference(data["close"], self.fast, self.slow, spans, line)
+        line_spans = spans.from_nth(self.slow)
+        alpha = 2.0 / (self.signal + 1)
+        arrays.seeded_ema(line, self.signal, alpha, self.signal, line_spans, signal)
+        # The line is reported from the signal's first value on, as TA-Lib does.
+        arrays.fill_before(line, line_spans.nth(self.signal), np.nan)
+        np.subtract(line, signal, out=out["macd_hist"])
 
 
 @register
@@ -105,9 +104,7 @@ class MovingAverageTrend(Factor):
     description = "close / SMA(200) - 1."
     window = 200
 
-    def values(self, data: PanelArrays) -> np.ndarray:
-        close = data["close"]
-        trend = arrays.moving(bn.move_mean, close, self.window)
-        np.divide(close, trend, out=trend)
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
+        close, trend = data["close"], out[self.name]
+        np.divide(close, arrays.moving(bn.move_mean, close, self.window), out=trend)
         trend -= 1.0
-        return trend

@@ -89,10 +89,11 @@ def _zscore_across_symbols(values: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _ScoredPanel:
-    """Symbol x date arrays: each weighted output (raw and z-scored) and the score frame."""
+    """Each weighted output (symbol x date), its z-scores on the last date (one
+    per symbol) and the score frame."""
 
     raw: dict[str, np.ndarray]
-    zscores: dict[str, np.ndarray]
+    last_zscores: dict[str, np.ndarray]
     score: pd.DataFrame
 
 
@@ -123,9 +124,7 @@ def _eligible(data: PanelArrays, min_history: int, min_dollar_volume: float) -> 
     spans = data.spans("close")
     eligible = spans.valid.copy()
     if min_history > 0:
-        seasoned = spans.nth(min_history)
-        eligible[seasoned < 0] = False
-        arrays.fill_before(eligible, seasoned, False)
+        arrays.fill_before(eligible, spans.nth(min_history), False)
     eligible &= _median_at_least(data.dollar_volume(), LIQUIDITY_WINDOW, min_dollar_volume)
     return eligible
 
@@ -145,28 +144,56 @@ def _score_panel(
     values = FactorValues(panel) if factor_values is None else factor_values
     if values.panel is not panel:
         raise ValueError("factor_values were computed on another panel")
+    values.compute(weights)
+    raw = {output: values.array(output) for output in weights}
     close = values.data["close"]
-    raw: dict[str, np.ndarray] = {}
-    zscores: dict[str, np.ndarray] = {}
-    total = np.zeros(close.shape)
-    covered = np.zeros(close.shape)
+    score = np.empty(close.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ineligible = ~_eligible(values.data, min_history, min_dollar_volume)
-        for output, weight in weights.items():
-            raw[output] = values.array(output)
-            if output in PRICE_SCALED_OUTPUTS:
-                candidates = raw[output] / close
-            else:
-                candidates = raw[output].copy()
-            candidates[ineligible] = np.nan
-            zscores[output] = z = _zscore_across_symbols(candidates)
-            present = ~np.isnan(z)
-            total += np.where(present, weight * z, 0.0)
-            covered += np.where(present, abs(weight), 0.0)
-        enough = covered >= MIN_WEIGHT_COVERAGE * sum(abs(w) for w in weights.values())
-        composite = np.where(enough, total / np.where(enough, covered, 1.0), np.nan)
-        score = values.data.frame(_zscore_across_symbols(composite))
-    return _ScoredPanel(raw=raw, zscores=zscores, score=score)
+        eligible = _eligible(values.data, min_history, min_dollar_volume)
+        # Every date is scored on its own: dates go block by block so that the
+        # dozen passes over each output stay in the CPU cache.
+        for dates in arrays.blocks(close.shape[1], close.shape[0]):
+            zscores = _weighted_zscores(raw, close[:, dates], eligible[:, dates], dates)
+            score[:, dates] = _composite(zscores, weights)
+        last = slice(max(close.shape[1] - 1, 0), None)
+        last_zscores = _weighted_zscores(raw, close[:, last], eligible[:, last], last)
+    return _ScoredPanel(
+        raw=raw,
+        last_zscores={output: z[:, -1:].ravel() for output, z in last_zscores.items()},
+        score=values.data.frame(score),
+    )
+
+
+def _weighted_zscores(
+    raw: dict[str, np.ndarray], close: np.ndarray, eligible: np.ndarray, dates: slice
+) -> dict[str, np.ndarray]:
+    """Each output's cross-sectional z-scores over the eligible symbols on ``dates``."""
+    zscores = {}
+    for output, values in raw.items():
+        if output in PRICE_SCALED_OUTPUTS:
+            candidates = np.divide(values[:, dates], close)
+        else:
+            candidates = values[:, dates].copy()
+        candidates[~eligible] = np.nan
+        zscores[output] = _zscore_across_symbols(candidates)
+    return zscores
+
+
+def _composite(zscores: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+    """The weighted mean of the z-scores each symbol has, where they carry enough
+    weight, re-z-scored across symbols."""
+    shape = next(iter(zscores.values())).shape
+    total, covered = np.zeros(shape), np.zeros(shape)
+    for output, z in zscores.items():
+        present = ~np.isnan(z)
+        z[~present] = 0.0
+        z *= weights[output]
+        total += z
+        covered += present * abs(weights[output])
+    enough = covered >= MIN_WEIGHT_COVERAGE * sum(abs(w) for w in weights.values())
+    total /= covered
+    total[~enough] = np.nan
+    return _zscore_across_symbols(total)
 
 
 def composite_scores(
@@ -404,7 +431,7 @@ def latest_signals(
                 "factors": {
                     output: {
                         "value": _clean(scored.raw[output][position, end]),
-                        "zscore": _clean(scored.zscores[output][position, end]),
+                        "zscore": _clean(scored.last_zscores[output][position]),
                     }
                     for output in scored.raw
                 },

@@ -24,9 +24,9 @@ class OnBalanceVolume(Factor):
     lookback = 0
     description = "On-balance volume (running signed volume)."
 
-    def values(self, data: PanelArrays) -> np.ndarray:
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
         spans = data.spans("close")
-        signed = np.sign(data.change())
+        signed = np.sign(data.change(), out=out[self.name])
         # The first bar of each symbol has no previous close: TA-Lib counts it as +volume.
         listed = np.flatnonzero(spans.count)
         signed[listed, spans.first[listed]] = 1.0
@@ -35,7 +35,6 @@ class OnBalanceVolume(Factor):
         signed[missing] = 0.0
         obv = np.cumsum(signed, axis=-1, out=signed)
         obv[missing] = np.nan
-        return obv
 
 
 @register
@@ -52,13 +51,12 @@ class VolumeRatio20(Factor):
     description = "volume / mean volume of the previous 20 bars."
     window = 20
 
-    def values(self, data: PanelArrays) -> np.ndarray:
-        volume = data["volume"]
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
+        volume, ratio = data["volume"], out[self.name]
         baseline = arrays.moving(bn.move_mean, volume, self.window)
         baseline[baseline == 0] = np.nan
-        ratio = np.full(volume.shape, np.nan)
+        ratio[:, :1] = np.nan
         np.divide(volume[:, 1:], baseline[:, :-1], out=ratio[:, 1:])
-        return ratio
 
 
 @register
@@ -72,7 +70,7 @@ class VwapDistance20(Factor):
     description = "Distance of the close from its 20-bar volume-weighted average price."
     window = 20
 
-    def values(self, data: PanelArrays) -> np.ndarray:
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
         close, volume = data["close"], data["volume"]
         traded = data["high"] + data["low"]
         traded += close
@@ -82,9 +80,8 @@ class VwapDistance20(Factor):
         shares = arrays.moving(bn.move_sum, volume, self.window)
         shares[shares == 0] = np.nan
         vwap /= shares
-        distance = np.divide(close, vwap, out=vwap)
+        distance = np.divide(close, vwap, out=out[self.name])
         distance -= 1.0
-        return distance
 
 
 @register
@@ -104,12 +101,10 @@ class Amihud20(Factor):
     window = 20
     scale = 1e6
 
-    def values(self, data: PanelArrays) -> np.ndarray:
+    def write(self, data: PanelArrays, out: dict[str, np.ndarray]) -> None:
         dollar_volume = data.dollar_volume()
-        ratio = arrays.lagged_return(data["close"], 0, 1)
+        ratio = arrays.lagged_return(data["close"], 0, 1, np.empty(dollar_volume.shape))
         np.abs(ratio, out=ratio)
         ratio /= dollar_volume
         ratio[dollar_volume == 0] = np.nan
-        illiquidity = arrays.moving(bn.move_mean, ratio, self.window)
-        illiquidity *= self.scale
-        return illiquidity
+        np.multiply(arrays.moving(bn.move_mean, ratio, self.window), self.scale, out=out[self.name])

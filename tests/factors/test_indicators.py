@@ -18,7 +18,7 @@ from factors.base import all_factors, factor_for_output, get_factor
 from factors.panel import Panel, make_panel
 from marketdata.synthetic import DEMO_UNIVERSE, generate_universe
 
-TOLERANCE = 1e-6
+TOLERANCE = 1e-9
 SYMBOLS = ["SPY", "AAPL", "TSLA", "KO", "INTC"]
 
 
