@@ -13,9 +13,10 @@ Contenders on one seeded 500 symbols x 2,520 bars panel, run interleaved
   seeded as-of panel) plus the default composite score.
 
 Before timing, the floor's outputs are checked against the library's (the
-largest absolute difference is printed). Prints min and median per contender
-and the library/floor ratio (of the minima, and the median of the per-round
-ratios), and library/calls. Nothing asserts a time: the machine may be shared.
+largest difference is printed). Prints min and median per contender, in wall
+time and in CPU time of this process (steadier when other work shares the
+cores), and the ratios library/floor, library/calls and whole/floor (of the
+minima, and the median of the per-round ratios). Nothing asserts a time.
 
     python benchmarks/factors_bench.py [--symbols 500] [--bars 2520] [--repeat 7]
 """
@@ -163,9 +164,9 @@ def talib_floor(panel: Panel) -> dict[str, pd.DataFrame]:
         np.divide(c, vwap, out=block["vwap_dist_20"])
         block["vwap_dist_20"] -= 1.0
         block["amihud_20"] *= 1e6
-    reference = panel["close"]
+    index, columns = panel["close"].index, panel["close"].columns
     return {
-        name: pd.DataFrame(out[name].T, index=reference.index, columns=reference.columns, copy=False)
+        name: pd.DataFrame(out[name].T, index=index, columns=columns, copy=False)
         for name in TECHNICAL_OUTPUTS
     }
 
@@ -217,12 +218,14 @@ def main() -> None:
         "calls": talib_calls,
         "whole": whole_library,
     }
-    timings: dict[str, list[float]] = {name: [] for name in contenders}
+    clocks = {"wall": time.perf_counter, "cpu": time.process_time}
+    timings = {(name, clock): [] for name in contenders for clock in clocks}
     for _ in range(args.repeat):
         for name, run in contenders.items():
-            started = time.perf_counter()
+            started = {clock: read() for clock, read in clocks.items()}
             run(panel)
-            timings[name].append(time.perf_counter() - started)
+            for clock, read in clocks.items():
+                timings[name, clock].append(read() - started[clock])
     bars = args.symbols * args.bars
     print(f"panel: {args.symbols} symbols x {args.bars} bars, {args.repeat} interleaved rounds")
     print(f"library vs TA-Lib: {len(TECHNICAL_OUTPUTS)} outputs agree to {agreement}")
@@ -232,19 +235,23 @@ def main() -> None:
         "calls": "  of which the 13 TA-Lib calls per symbol",
         "whole": f"whole library ({whole_library(panel)} frames) + composite",
     }
+    print(f"{'seconds':44s} {'wall min':>9s} {'median':>8s} {'CPU min':>9s} {'median':>8s}")
     for name, label in labels.items():
-        runs = timings[name]
+        wall, cpu = timings[name, "wall"], timings[name, "cpu"]
         print(
-            f"{label:44s} min {min(runs):7.3f} s  median {statistics.median(runs):7.3f} s"
-            f"  ({bars / min(runs):,.0f} bars/s)"
+            f"{label:44s} {min(wall):9.3f} {statistics.median(wall):8.3f}"
+            f" {min(cpu):9.3f} {statistics.median(cpu):8.3f}  ({bars / min(wall):,.0f} bars/s)"
         )
     for name, versus in (("library", "floor"), ("library", "calls"), ("whole", "floor")):
-        per_round = [ours / theirs for ours, theirs in zip(timings[name], timings[versus])]
-        print(
-            f"ratio {name}/{versus}: {min(timings[name]) / min(timings[versus]):.2f}x of the minima,"
-            f" median per round {statistics.median(per_round):.2f}x"
-            f" (range {min(per_round):.2f}-{max(per_round):.2f})"
-        )
+        parts = []
+        for clock in clocks:
+            ours, theirs = timings[name, clock], timings[versus, clock]
+            per_round = [a / b for a, b in zip(ours, theirs, strict=True)]
+            parts.append(
+                f"{clock} {min(ours) / min(theirs):.2f}x of the minima, median per round"
+                f" {statistics.median(per_round):.2f}x ({min(per_round):.2f}-{max(per_round):.2f})"
+            )
+        print(f"ratio {name}/{versus}: " + "; ".join(parts))
 
 
 if __name__ == "__main__":

@@ -13,11 +13,11 @@ computes on the series with its gaps dropped.
 Inside, factors compute on whole-panel numpy arrays laid out symbol x date
 (:class:`PanelArrays`): a DataFrame keeps each column contiguous, so that
 layout is the frame's own memory, read and returned without a copy, and every
-symbol's history is one contiguous row for the time-axis kernels below
-(bottleneck's moving windows, scipy's ``lfilter`` for the exponential
-averages). :class:`FactorValues` computes several factors of one panel with
-the intermediates they share (the close's changes, its 20-bar bands, the
-dollar volume) computed once.
+symbol's history is one contiguous row for the time-axis kernels of
+:mod:`factors.arrays` (bottleneck's moving windows, scipy's ``lfilter`` for the
+exponential averages). :class:`FactorValues` computes several factors of one
+panel block of symbols by block of symbols, with the intermediates they share
+(the close's changes, its 20-bar bands, the dollar volume) computed once.
 """
 
 from __future__ import annotations
@@ -130,7 +130,6 @@ def _quiet_numpy() -> np.errstate:
 _ALL = slice(None)
 
 
-
 class PanelArrays:
     """A panel's frames as symbol x date float64 arrays, and the intermediates
     several factors share, each computed once per instance.
@@ -142,7 +141,9 @@ class PanelArrays:
     here is shared: treat it as read-only (factor outputs are fresh arrays).
     """
 
-    def __init__(self, panel: Panel, *, parent: PanelArrays | None = None, rows: slice = _ALL) -> None:
+    def __init__(
+        self, panel: Panel, *, parent: PanelArrays | None = None, rows: slice = _ALL
+    ) -> None:
         self.panel = panel
         self.reference = panel["close"]
         self._parent = parent
@@ -188,7 +189,6 @@ class PanelArrays:
 
     def change(self) -> np.ndarray:
         """Close minus the symbol's previous close (RSI, OBV)."""
-
         return self.shared("change", lambda: arrays.change(self["close"], self.spans("close")))
 
     def dollar_volume(self) -> np.ndarray:

@@ -67,23 +67,31 @@ def cross_sectional_zscore(df: pd.DataFrame) -> pd.DataFrame:
     the whole cross-section, not a sample of it. A date with fewer than two
     values is NaN; a date where every value is equal is 0 (no information).
     """
+    values = np.ascontiguousarray(df.to_numpy(dtype="float64"))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return like(df, _zscore_across_symbols(arrays.symbol_major(df)).T)
+        return like(df, _zscore_across_symbols(values))
 
 
 def _zscore_across_symbols(values: np.ndarray) -> np.ndarray:
-    """:func:`cross_sectional_zscore` of a symbol x date array (a fresh array)."""
-    present = ~np.isnan(values)
-    count = np.count_nonzero(present, axis=0)
-    deviation = np.where(present, values, 0.0)
-    mean = deviation.sum(axis=0) / count
-    np.subtract(deviation, mean, out=deviation, where=present)
-    std = np.sqrt(np.einsum("ij,ij->j", deviation, deviation) / count)
-    flat = std <= 1e-12 * np.fmax.reduce(np.abs(values), axis=0)
-    z = np.divide(deviation, std, out=deviation)
-    z[:, flat] = 0.0
-    z[~present] = np.nan
-    z[:, count < 2] = np.nan
+    """:func:`cross_sectional_zscore` of a date x symbol array, each date a
+    contiguous row reduced on its own (its numbers never depend on which other
+    dates are computed with it). Returns a fresh array."""
+    mean = bn.nanmean(values, axis=1)
+    std = bn.nanstd(values, axis=1)
+    z = np.subtract(values, mean[:, None])
+    z /= std[:, None]
+    # A date is flat when its deviation is under 1e-12 of its largest |value|.
+    # Every |value| is under |mean| + sqrt(n) * std, so only dates whose std is
+    # that small against this bound (or undefined) need the exact test.
+    bound = np.abs(mean) + np.sqrt(values.shape[1]) * std
+    suspect = np.flatnonzero(~(std > 1e-12 * bound))
+    if len(suspect):
+        rows = values[suspect]
+        missing = np.isnan(rows)
+        largest = np.fmax.reduce(np.abs(rows), axis=1)
+        flat = std[suspect] <= 1e-12 * largest
+        z[suspect[flat]] = np.where(missing[flat], np.nan, 0.0)
+        z[suspect[(~missing).sum(axis=1) < 2]] = np.nan
     return np.clip(z, -WINSOR_LIMIT, WINSOR_LIMIT, out=z)
 
 
@@ -150,16 +158,17 @@ def _score_panel(
     score = np.empty(close.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         eligible = _eligible(values.data, min_history, min_dollar_volume)
-        # Every date is scored on its own: dates go block by block so that the
-        # dozen passes over each output stay in the CPU cache.
+        # Every date is scored on its own, across the symbols: dates go block by
+        # block, each block turned date x symbol, so that the dozen passes over
+        # each output stay in the CPU cache.
         for dates in arrays.blocks(close.shape[1], close.shape[0]):
-            zscores = _weighted_zscores(raw, close[:, dates], eligible[:, dates], dates)
-            score[:, dates] = _composite(zscores, weights)
+            zscores = _weighted_zscores(raw, close, eligible, dates)
+            score[:, dates] = _composite(zscores, weights).T
         last = slice(max(close.shape[1] - 1, 0), None)
-        last_zscores = _weighted_zscores(raw, close[:, last], eligible[:, last], last)
+        last_zscores = _weighted_zscores(raw, close, eligible, last)
     return _ScoredPanel(
         raw=raw,
-        last_zscores={output: z[:, -1:].ravel() for output, z in last_zscores.items()},
+        last_zscores={output: z[-1:].ravel() for output, z in last_zscores.items()},
         score=values.data.frame(score),
     )
 
@@ -167,32 +176,31 @@ def _score_panel(
 def _weighted_zscores(
     raw: dict[str, np.ndarray], close: np.ndarray, eligible: np.ndarray, dates: slice
 ) -> dict[str, np.ndarray]:
-    """Each output's cross-sectional z-scores over the eligible symbols on ``dates``."""
+    """Each output's cross-sectional z-scores over the eligible symbols on
+    ``dates``, date x symbol."""
+    ineligible = ~eligible[:, dates].T
     zscores = {}
     for output, values in raw.items():
+        candidates = values[:, dates].T
         if output in PRICE_SCALED_OUTPUTS:
-            candidates = np.divide(values[:, dates], close)
-        else:
-            candidates = values[:, dates].copy()
-        candidates[~eligible] = np.nan
-        zscores[output] = _zscore_across_symbols(candidates)
+            candidates = candidates / close[:, dates].T
+        zscores[output] = _zscore_across_symbols(np.where(ineligible, np.nan, candidates))
     return zscores
 
 
 def _composite(zscores: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
     """The weighted mean of the z-scores each symbol has, where they carry enough
-    weight, re-z-scored across symbols."""
+    weight, re-z-scored across symbols (date x symbol)."""
     shape = next(iter(zscores.values())).shape
     total, covered = np.zeros(shape), np.zeros(shape)
     for output, z in zscores.items():
-        present = ~np.isnan(z)
-        z[~present] = 0.0
+        missing = np.isnan(z)
+        np.copyto(z, 0.0, where=missing)
         z *= weights[output]
         total += z
-        covered += present * abs(weights[output])
-    enough = covered >= MIN_WEIGHT_COVERAGE * sum(abs(w) for w in weights.values())
+        np.add(covered, abs(weights[output]), out=covered, where=~missing)
     total /= covered
-    total[~enough] = np.nan
+    total[covered < MIN_WEIGHT_COVERAGE * sum(abs(w) for w in weights.values())] = np.nan
     return _zscore_across_symbols(total)
 
 

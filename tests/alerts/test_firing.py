@@ -141,7 +141,9 @@ def test_rsi_cross_fires_when_the_live_price_carries_rsi_through_the_level(accou
 
 @pytest.mark.django_db
 def test_macd_cross_fires_in_its_direction_only(account, bars_factory, tick):
-    closes = [round(150 - 0.4 * i, 2) for i in range(80)]  # a steady fall: MACD under its signal
+    # An accelerating fall keeps MACD clearly under its signal (a straight-line fall would put
+    # them level, the sign of the difference then being rounding noise).
+    closes = [round(150 - 0.4 * i - 0.004 * i * i, 2) for i in range(80)]
     bars_factory("AAPL", closes, end=FRIDAY)
     live = round(closes[-1] * 1.12, 2)
     line, signal, _ = talib.MACD(np.array(closes + [live]), 12, 26, 9)

@@ -1,7 +1,7 @@
 """Every factor against an independent computation.
 
-TA-Lib is the reference wherever it has the indicator; the rest are checked
-against slow, explicit per-bar loops written from the definitions.
+TA-Lib is the reference for every technical output (to 1e-9); they are also
+checked against slow, explicit per-bar loops written from the definitions.
 """
 
 from __future__ import annotations
@@ -95,6 +95,39 @@ def test_obv_matches_talib(panel: Panel, symbol: str) -> None:
 def test_ma_trend_is_close_over_talib_sma_200(panel: Panel, symbol: str) -> None:
     close = series(panel, "close", symbol)
     assert_matches(output(panel, "ma_trend", symbol), close / talib.SMA(close, 200) - 1.0)
+
+
+@pytest.mark.parametrize("symbol", SYMBOLS)
+def test_momentum_12_1_is_talib_roc_231_a_month_ago(panel: Panel, symbol: str) -> None:
+    close = series(panel, "close", symbol)
+    expected = np.full_like(close, np.nan)
+    expected[21:] = talib.ROC(close, 231)[:-21] / 100.0
+    assert_matches(output(panel, "mom_12_1", symbol), expected)
+
+
+@pytest.mark.parametrize("symbol", SYMBOLS)
+def test_volume_ratio_is_volume_over_yesterdays_talib_sma_20(panel: Panel, symbol: str) -> None:
+    volume = series(panel, "volume", symbol)
+    expected = np.full_like(volume, np.nan)
+    expected[1:] = volume[1:] / talib.SMA(volume, 20)[:-1]
+    assert_matches(output(panel, "volume_ratio_20", symbol), expected)
+
+
+@pytest.mark.parametrize("symbol", SYMBOLS)
+def test_vwap_distance_is_close_over_talib_sums(panel: Panel, symbol: str) -> None:
+    high, low, close, volume = (
+        series(panel, field, symbol) for field in ("high", "low", "close", "volume")
+    )
+    typical = talib.TYPPRICE(high, low, close)
+    vwap = talib.SUM(typical * volume, 20) / talib.SUM(volume, 20)
+    assert_matches(output(panel, "vwap_dist_20", symbol), close / vwap - 1.0)
+
+
+@pytest.mark.parametrize("symbol", SYMBOLS)
+def test_amihud_is_talib_sma_of_abs_return_per_dollar(panel: Panel, symbol: str) -> None:
+    close, volume = series(panel, "close", symbol), series(panel, "volume", symbol)
+    illiquidity = np.abs(talib.ROCP(close, 1)) / (close * volume)
+    assert_matches(output(panel, "amihud_20", symbol), talib.SMA(illiquidity, 20) * 1e6)
 
 
 # --- slow references for what TA-Lib lacks --------------------------------

@@ -321,3 +321,68 @@ def test_latest_signals_leave_out_unscored_symbols(panel: Panel) -> None:
     thin = {key: frame.copy() for key, frame in panel.items()}
     thin["volume"]["KO"] = 1.0
     assert "KO" not in {s["symbol"] for s in latest_signals(thin)}
+
+
+# --- the composite against its definition, written with pandas ---------------------
+
+
+def pandas_zscore(frame: pd.DataFrame) -> pd.DataFrame:
+    std = frame.std(axis=1, ddof=0)
+    z = frame.sub(frame.mean(axis=1), axis=0).div(std, axis=0)
+    flat = std <= 1e-12 * frame.abs().max(axis=1)
+    z = z.mask(flat, 0.0, axis=0).where(frame.notna())
+    z[frame.notna().sum(axis=1) < 2] = np.nan
+    return z.clip(-3.0, 3.0)
+
+
+def pandas_composite(panel: Panel, min_history: int = 130, floor: float = 1e6) -> pd.DataFrame:
+    from factors.base import factor_for_output
+    from factors.scoring import PRICE_SCALED_OUTPUTS
+
+    close = panel["close"]
+    median = (close * panel["volume"]).rolling(20, min_periods=20).median()
+    eligible = close.notna() & (close.notna().cumsum() >= min_history) & (median >= floor)
+    total = pd.DataFrame(0.0, index=close.index, columns=close.columns)
+    covered = total.copy()
+    for output, weight in DEFAULT_WEIGHTS.items():
+        values = factor_for_output(output).compute_outputs(panel)[output]
+        if output in PRICE_SCALED_OUTPUTS:
+            values = values / close
+        z = pandas_zscore(values.where(eligible))
+        total += (weight * z).fillna(0.0)
+        covered += z.notna() * abs(weight)
+    enough = covered >= 0.5 * sum(abs(w) for w in DEFAULT_WEIGHTS.values())
+    return pandas_zscore((total / covered).where(enough))
+
+
+@pytest.fixture(scope="module")
+def rough_panel(panel: Panel) -> Panel:
+    """Late listings, a halt, a symbol trading around the liquidity floor."""
+    rough = {key: frame.copy() for key, frame in panel.items()}
+    for frame in rough.values():
+        frame.iloc[:150, frame.columns.get_loc("TSLA")] = np.nan
+        frame.iloc[300:306, frame.columns.get_loc("AAPL")] = np.nan
+        frame.iloc[:590, frame.columns.get_loc("NFLX")] = np.nan
+    rng = np.random.default_rng(11)
+    dollars = rng.choice([0.5e6, 1e6, 2e6], size=len(panel["close"]))  # many exact halves
+    rough["volume"]["KO"] = dollars / rough["close"]["KO"]
+    return rough
+
+
+def test_composite_matches_its_definition_in_pandas(rough_panel: Panel) -> None:
+    expected = pandas_composite(rough_panel)
+    actual = composite_scores(rough_panel)
+    assert expected.notna().sum().sum() > 5000
+    pd.testing.assert_frame_equal(actual, expected, check_exact=False, rtol=0, atol=1e-9)
+
+
+def test_liquidity_filter_is_the_pandas_rolling_median(rough_panel: Panel) -> None:
+    from factors.scoring import _median_at_least
+
+    dollar_volume = rough_panel["close"] * rough_panel["volume"]
+    median = dollar_volume.rolling(20, min_periods=20).median()
+    expected = (median >= 1e6).to_numpy().T
+    actual = _median_at_least(dollar_volume.to_numpy().T.copy(), 20, 1e6)
+    np.testing.assert_array_equal(actual, expected)
+    at_or_above = (dollar_volume >= 1e6).astype(float).rolling(20).sum()
+    assert (at_or_above == 10).sum().sum() > 20  # half the window: counting alone cannot decide
