@@ -89,8 +89,9 @@ def random_panel(n_symbols: int, n_bars: int, seed: int = 7) -> Panel:
 
 
 def library_technical(panel: Panel) -> dict[str, pd.DataFrame]:
-    """The library's technical outputs by name, sharing intermediates."""
-    values = FactorValues(panel)
+    """The library's technical outputs by name, computed in one sweep that shares
+    intermediates."""
+    values = FactorValues(panel, TECHNICAL_OUTPUTS)
     return {name: values[name] for name in TECHNICAL_OUTPUTS}
 
 
@@ -183,8 +184,9 @@ def talib_calls(panel: Panel) -> None:
 
 def whole_library(panel: Panel) -> int:
     """Every output of every factor, then the composite score on them; returns the frame count."""
-    values = FactorValues(panel)
-    outputs = [values[name] for factor in all_factors() for name in factor.outputs]
+    names = [name for factor in all_factors() for name in factor.outputs]
+    values = FactorValues(panel, names)
+    outputs = [values[name] for name in names]
     composite_scores(panel, factor_values=values)
     return len(outputs) + 1
 
