@@ -20,14 +20,18 @@ from typing import Any
 import pandas as pd
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from alphaloop.audit import audit_log_create
 from alphaloop.exceptions import ServiceUnavailable
+from backtest import walkforward
 from backtest.engine import Backtest, CommissionModel
-from backtest.models import BacktestRun
+from backtest.models import BacktestRun, WalkForwardRun, WalkForwardWindow
 from backtest.strategies import STOCKS, ParamError, get_strategy
+from backtest.window import WindowResult, panel_slice, window_backtest
+from marketdata import calendar
 from marketdata.models import Bar, Instrument
 from marketdata.selectors import panel_load
 
@@ -102,25 +106,36 @@ def run_spec_validate(spec: RunSpec) -> RunSpec:
                    spec.commission, spec.slippage_bps, risk_free_rate, default_universe)
 
 
-def _enqueue(run_ids: list[int]) -> None:
-    """Queue the runs once their rows are committed; runs the queue refuses are FAILED, not left PENDING."""
-    from celery import group
+QUEUE_REFUSED = "Not started: the task queue was unavailable."
 
-    from backtest.tasks import backtest_run_task
+
+def _dispatch(task, ids: list[int], refused) -> None:
+    """Queue ``task`` once per id once the rows are committed (a Celery group: spread over workers);
+    ``refused()`` marks the rows FAILED when the queue refuses them, so nothing is left PENDING."""
+    from celery import group
 
     def send() -> None:
         try:
-            if len(run_ids) == 1:
-                backtest_run_task.delay(run_ids[0])
+            if len(ids) == 1:
+                task.delay(ids[0])
             else:
-                group(backtest_run_task.s(run_id) for run_id in run_ids).apply_async()
+                group(task.s(i) for i in ids).apply_async()
         except ServiceUnavailable:
-            BacktestRun.objects.filter(pk__in=run_ids, status=BacktestRun.PENDING).update(
-                status=BacktestRun.FAILED, error="Not started: the task queue was unavailable.",
-                finished_at=timezone.now())
+            refused()
             raise
 
     transaction.on_commit(send)
+
+
+def _enqueue(run_ids: list[int]) -> None:
+    """Queue the runs once their rows are committed; runs the queue refuses are FAILED, not left PENDING."""
+    from backtest.tasks import backtest_run_task
+
+    def refused() -> None:
+        BacktestRun.objects.filter(pk__in=run_ids, status=BacktestRun.PENDING).update(
+            status=BacktestRun.FAILED, error=QUEUE_REFUSED, finished_at=timezone.now())
+
+    _dispatch(backtest_run_task, run_ids, refused)
 
 
 def _create_row(user, spec: RunSpec, sweep_id: uuid.UUID | None = None) -> BacktestRun:
@@ -144,10 +159,10 @@ def backtest_run_create(*, user, spec: RunSpec, request=None) -> BacktestRun:
     return run
 
 
-def sweep_grid_check(strategy_id: str, grid: dict[str, list]) -> None:
+def sweep_grid_check(strategy_id: str, grid: dict[str, list], per: str = "runs per sweep") -> int:
     """Refuse a grid that is empty, names a parameter the strategy lacks, or has more than MAX_SWEEP_RUNS
-    combinations. It only counts: the size is the product of the list lengths, known before any
-    combination is built (a 1 KB body can describe 10^8 of them)."""
+    combinations; return its size. It only counts: the size is the product of the list lengths, known
+    before any combination is built (a 1 KB body can describe 10^8 of them)."""
     if not grid or not all(isinstance(v, list) and v for v in grid.values()):
         raise ValidationError({"grid": ["Give each parameter a non-empty list of values."]})
     try:
@@ -162,7 +177,8 @@ def sweep_grid_check(strategy_id: str, grid: dict[str, list]) -> None:
     size = math.prod(len(values) for values in grid.values())
     if size > MAX_SWEEP_RUNS:
         sizes = " x ".join(str(len(values)) for values in grid.values())
-        raise ValidationError({"grid": [f"{sizes} = {size} combinations; at most {MAX_SWEEP_RUNS} runs per sweep."]})
+        raise ValidationError({"grid": [f"{sizes} = {size} combinations; at most {MAX_SWEEP_RUNS} {per}."]})
+    return size
 
 
 @transaction.atomic
@@ -179,12 +195,15 @@ def backtest_sweep_create(*, user, spec: RunSpec, grid: dict[str, list], request
     return sweep_id, runs
 
 
+def benchmark_returns(start: date, end: date) -> pd.Series | None:
+    """SPY's daily returns from ``start`` to ``end`` (None without SPY bars): the benchmark of alpha/beta."""
+    benchmark = panel_load([BENCHMARK], start - timedelta(days=7), end)["close"]
+    return benchmark[BENCHMARK].pct_change().dropna() if BENCHMARK in benchmark else None
+
+
 def backtest_panel(symbols: list[str], start: date, end: date) -> tuple[dict[str, pd.DataFrame], pd.Series | None]:
     """The strategy's panel and SPY's daily returns over the window (the benchmark for alpha/beta)."""
-    panel = panel_load(symbols, start, end)
-    benchmark = panel_load([BENCHMARK], start - timedelta(days=7), end)["close"]
-    returns = benchmark[BENCHMARK].pct_change().dropna() if BENCHMARK in benchmark else None
-    return panel, returns
+    return panel_load(symbols, start, end), benchmark_returns(start, end)
 
 
 def backtest_compute(spec: RunSpec, progress=None):
@@ -251,3 +270,256 @@ def backtest_runs_reap(*, now=None) -> int:
     cutoff = now - timedelta(seconds=settings.BACKTEST_STALE_SECONDS * 3)
     return BacktestRun.objects.filter(status=BacktestRun.RUNNING, heartbeat_at__lt=cutoff).update(
         status=BacktestRun.FAILED, error="The worker running this backtest stopped (no heartbeat).", finished_at=now)
+
+
+# -- walk-forward ---------------------------------------------------------------------------------
+
+MAX_WALK_FORWARD_WINDOWS = 60
+MAX_WALK_FORWARD_BACKTESTS = 2_000
+"""Most in-sample backtests (windows x combinations) one walk-forward may run; counted before building."""
+
+
+@dataclass(frozen=True)
+class WalkForwardSpec:
+    run: RunSpec
+    """The strategy, fixed ``params``, universe, dates and costs; the grid varies the rest."""
+    grid: dict[str, list]
+    train_days: int
+    test_days: int
+    step_days: int | None = None
+    """None: ``test_days`` (back-to-back test windows)."""
+    anchored: bool = False
+    objective: str = "sharpe"
+
+
+def _sessions_before(day: date, count: int) -> list[date]:
+    """The ``count`` NYSE sessions before ``day`` (fewer where the calendar starts)."""
+    earliest = max(date.fromisoformat(calendar.CALENDAR_START), day - timedelta(days=count * 7 // 4 + 14))
+    if earliest >= day:
+        return []
+    return calendar.sessions_between(earliest, day - timedelta(days=1))[-count:] if count else []
+
+
+def walk_forward_plan_check(spec: WalkForwardSpec) -> tuple[list[walkforward.WindowPlan], int]:
+    """Check the window and grid sizes before anything is built, then plan the windows.
+
+    Returns the plans and the grid's size. Raises ``ValidationError`` naming the field at fault.
+    """
+    run = spec.run
+    if spec.objective not in walkforward.OBJECTIVES:
+        raise ValidationError({"objective": [f"One of {', '.join(walkforward.OBJECTIVES)}."]})
+    step = spec.step_days or spec.test_days
+    if step < spec.test_days:
+        raise ValidationError({"step_days": [f"step_days ({step}) must be at least test_days ({spec.test_days}): "
+                                             "test windows may not overlap (the stitched curve takes each session once)."]})
+    if run.start_date >= run.end_date:
+        raise ValidationError({"end_date": ["end_date must be after start_date."]})
+    grid_size = sweep_grid_check(run.strategy_id, spec.grid, per="combinations per walk-forward")
+    sessions = calendar.sessions_between(run.start_date, run.end_date)
+    count = walkforward.windows_count(len(sessions), train_days=spec.train_days, test_days=spec.test_days,
+                                      step_days=step)
+    if count == 0:
+        raise ValidationError({"train_days": [
+            f"{run.start_date} to {run.end_date} holds {len(sessions)} sessions: a {spec.train_days}-session train "
+            f"window leaves no test window (it needs {spec.train_days + walkforward.MIN_TEST_SESSIONS} sessions)."]})
+    if count > MAX_WALK_FORWARD_WINDOWS:
+        raise ValidationError({"step_days": [f"{count} windows; at most {MAX_WALK_FORWARD_WINDOWS}: a longer step, "
+                                             "or a shorter date range."]})
+    if count * grid_size > MAX_WALK_FORWARD_BACKTESTS:
+        raise ValidationError({"grid": [f"{count} windows x {grid_size} combinations = {count * grid_size} backtests; "
+                                        f"at most {MAX_WALK_FORWARD_BACKTESTS}: fewer combinations or fewer windows."]})
+    history = _sessions_before(run.start_date, spec.train_days)
+    plans = walkforward.windows_plan(sessions, history, train_days=spec.train_days, test_days=spec.test_days,
+                                     step_days=step, anchored=spec.anchored)
+    return plans, grid_size
+
+
+@transaction.atomic
+def backtest_walk_forward_create(*, user, spec: WalkForwardSpec, request=None) -> WalkForwardRun:
+    """Validate, store the run and its windows, and queue one Celery task per window (a group)."""
+    plans, _ = walk_forward_plan_check(spec)
+    strategy = get_strategy(spec.run.strategy_id)
+    schema = strategy.param_schema()
+    if unknown := [name for name in spec.run.params if name not in schema]:
+        raise ValidationError({"params": [f"{spec.run.strategy_id} has no parameter {', '.join(map(repr, unknown))}."]})
+    if overlap := [name for name in spec.run.params if name in spec.grid]:
+        raise ValidationError({"params": [f"{', '.join(overlap)}: given in params and in grid; keep one."]})
+    combinations, skipped = walkforward.grid_combinations(strategy, spec.run.params, spec.grid)
+    if not combinations:
+        raise ValidationError({"grid": [f"The strategy refuses every combination, e.g. {skipped[0]['reason']}"]})
+    checked = run_spec_validate(RunSpec(**{**spec.run.__dict__, "params": combinations[0]}))
+    run = WalkForwardRun.objects.create(
+        user=user, strategy_id=checked.strategy_id, params=spec.run.params, grid=spec.grid,
+        combinations=combinations, skipped=skipped, symbols=checked.symbols,
+        default_universe=checked.default_universe, start_date=checked.start_date, end_date=checked.end_date,
+        initial_capital=checked.initial_capital, commission=checked.commission, slippage_bps=checked.slippage_bps,
+        risk_free_rate=checked.risk_free_rate, train_days=spec.train_days, test_days=spec.test_days,
+        step_days=spec.step_days or spec.test_days, anchored=spec.anchored, objective=spec.objective,
+        windows_total=len(plans),
+    )
+    windows = WalkForwardWindow.objects.bulk_create(
+        [WalkForwardWindow(run=run, **{k: v for k, v in plan.__dict__.items()}) for plan in plans])
+    audit_log_create(action="backtest.walk_forward", resource=f"walk_forward:{run.pk}", user=user, request=request,
+                     payload={"strategy_id": run.strategy_id, "grid": spec.grid, "symbols": run.symbols,
+                              "windows": len(plans), "combinations": len(combinations), "objective": run.objective})
+    ids = [w.pk for w in windows] if all(w.pk for w in windows) else list(run.windows.values_list("pk", flat=True))
+    _enqueue_windows(run.pk, ids)
+    return run
+
+
+def _enqueue_windows(run_id: int, window_ids: list[int]) -> None:
+    from backtest.tasks import walk_forward_window_task
+
+    def refused() -> None:
+        now = timezone.now()
+        WalkForwardWindow.objects.filter(pk__in=window_ids, status=BacktestRun.PENDING).update(
+            status=BacktestRun.FAILED, error=QUEUE_REFUSED, finished_at=now)
+        WalkForwardRun.objects.filter(pk=run_id).update(status=BacktestRun.FAILED, error=QUEUE_REFUSED, finished_at=now)
+
+    _dispatch(walk_forward_window_task, window_ids, refused)
+
+
+def _claim_window(window_id: int, now) -> bool:
+    stale = now - timedelta(seconds=settings.BACKTEST_STALE_SECONDS)
+    claimed = WalkForwardWindow.objects.filter(pk=window_id, status=BacktestRun.PENDING).update(
+        status=BacktestRun.RUNNING, started_at=now, heartbeat_at=now)
+    if not claimed:
+        claimed = WalkForwardWindow.objects.filter(pk=window_id, status=BacktestRun.RUNNING,
+                                                   heartbeat_at__lt=stale).update(started_at=now, heartbeat_at=now)
+    return bool(claimed)
+
+
+def _walk_forward_failed(run_id: int, message: str) -> None:
+    WalkForwardRun.objects.filter(pk=run_id, status__in=[BacktestRun.PENDING, BacktestRun.RUNNING]).update(
+        status=BacktestRun.FAILED, error=message[:4000], finished_at=timezone.now())
+
+
+def walk_forward_window_execute(*, window_id: int) -> WalkForwardWindow | None:
+    """Optimise one window's grid on its train sessions and trade the winner on its test sessions.
+
+    A second delivery of a finished window does nothing. The window that completes the set stitches
+    the out-of-sample curve (``walk_forward_finish``).
+    """
+    if not _claim_window(window_id, timezone.now()):
+        logger.info("walk-forward window %s already claimed or finished", window_id)
+        return None
+    window = WalkForwardWindow.objects.select_related("run").get(pk=window_id)
+    run = window.run
+    WalkForwardRun.objects.filter(pk=run.pk, status=BacktestRun.PENDING).update(status=BacktestRun.RUNNING)
+    if run.status == BacktestRun.FAILED:
+        WalkForwardWindow.objects.filter(pk=window_id).update(
+            status=BacktestRun.FAILED, error="The walk-forward failed in another window.", finished_at=timezone.now())
+        return WalkForwardWindow.objects.get(pk=window_id)
+    last_beat = [timezone.now()]
+
+    def heartbeat(done: int) -> None:
+        now = timezone.now()
+        if (now - last_beat[0]).total_seconds() >= HEARTBEAT_SECONDS:
+            WalkForwardWindow.objects.filter(pk=window_id, status=BacktestRun.RUNNING).update(heartbeat_at=now)
+            last_beat[0] = now
+
+    plan = walkforward.WindowPlan(index=window.index, train_history=window.train_history,
+                                  train_start=window.train_start, train_end=window.train_end,
+                                  test_history=window.test_history, test_start=window.test_start,
+                                  test_end=window.test_end)
+    try:
+        panel = panel_load(run.symbols, min(plan.train_history, plan.test_history), plan.test_end)
+        result = walkforward.window_evaluate(
+            panel, get_strategy(run.strategy_id), run.combinations, plan, objective=run.objective,
+            initial_capital=float(run.initial_capital), commission=CommissionModel(rate=float(run.commission)),
+            slippage_bps=float(run.slippage_bps), risk_free_rate=float(run.risk_free_rate), progress=heartbeat)
+    except Exception as exc:  # stored on the window and its run, never left RUNNING
+        logger.exception("walk-forward window %s failed", window_id)
+        message = f"Window {window.index + 1} (train {plan.train_start} to {plan.train_end}): {type(exc).__name__}: {exc}"
+        WalkForwardWindow.objects.filter(pk=window_id).update(status=BacktestRun.FAILED, error=message[:4000],
+                                                              finished_at=timezone.now())
+        _walk_forward_failed(run.pk, message)
+        return WalkForwardWindow.objects.get(pk=window_id)
+    with transaction.atomic():
+        updated = WalkForwardWindow.objects.filter(pk=window_id, status=BacktestRun.RUNNING).update(
+            status=BacktestRun.SUCCEEDED, result=result, finished_at=timezone.now(), error="")
+        if updated:
+            WalkForwardRun.objects.filter(pk=run.pk).update(windows_done=F("windows_done") + 1)
+    walk_forward_finish(run_id=run.pk)
+    return WalkForwardWindow.objects.get(pk=window_id)
+
+
+def walk_forward_finish(*, run_id: int) -> WalkForwardRun | None:
+    """Stitch the out-of-sample pieces once every window has succeeded; one caller does it (row lock)."""
+    with transaction.atomic():
+        run = WalkForwardRun.objects.select_for_update().get(pk=run_id)
+        if run.status != BacktestRun.RUNNING:
+            return None
+        if run.windows.exclude(status=BacktestRun.SUCCEEDED).exists():
+            return None
+        windows = [w.result for w in run.windows.order_by("index")]
+        stitched = walkforward.stitch(windows, initial_capital=float(run.initial_capital),
+                                      risk_free_rate=float(run.risk_free_rate),
+                                      benchmark_returns=benchmark_returns(run.start_date, run.end_date))
+        run.result = stitched
+        run.status = BacktestRun.SUCCEEDED
+        run.finished_at = timezone.now()
+        run.save(update_fields=["result", "status", "finished_at"])
+    return run
+
+
+def walk_forward_runs_reap(*, now=None) -> int:
+    """Fail windows whose worker died (heartbeat older than 3 stale periods) with their walk-forward, and
+    stitch walk-forwards whose windows all succeeded but whose stitching was lost. Returns the windows failed."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.BACKTEST_STALE_SECONDS * 3)
+    dead = list(WalkForwardWindow.objects.filter(status=BacktestRun.RUNNING, heartbeat_at__lt=cutoff)
+                .values_list("pk", "run_id", "index"))
+    for pk, run_id, index in dead:
+        message = f"The worker running window {index + 1} stopped (no heartbeat)."
+        WalkForwardWindow.objects.filter(pk=pk, status=BacktestRun.RUNNING).update(
+            status=BacktestRun.FAILED, error=message, finished_at=now)
+        _walk_forward_failed(run_id, message)
+    orphans = (WalkForwardRun.objects.filter(status=BacktestRun.RUNNING, created_at__lt=cutoff)
+               .exclude(windows__status__in=[BacktestRun.PENDING, BacktestRun.RUNNING, BacktestRun.FAILED]))
+    for run_id in orphans.values_list("pk", flat=True):
+        walk_forward_finish(run_id=run_id)
+    return len(dead)
+
+
+def walk_forward_compute(spec: WalkForwardSpec, progress=None) -> dict:
+    """A whole walk-forward in this process, nothing stored (``run_backtest --walk-forward``)."""
+    plans, _ = walk_forward_plan_check(spec)
+    strategy = get_strategy(spec.run.strategy_id)
+    combinations, skipped = walkforward.grid_combinations(strategy, spec.run.params, spec.grid)
+    if not combinations:
+        raise ValidationError({"grid": [f"The strategy refuses every combination, e.g. {skipped[0]['reason']}"]})
+    run = run_spec_validate(RunSpec(**{**spec.run.__dict__, "params": combinations[0]}))
+    panel = panel_load(run.symbols, min(plans[0].train_history, plans[0].test_history), plans[-1].test_end)
+    windows = []
+    for plan in plans:
+        windows.append(walkforward.window_evaluate(
+            panel, strategy, combinations, plan, objective=spec.objective, initial_capital=float(run.initial_capital),
+            commission=CommissionModel(rate=float(run.commission)), slippage_bps=float(run.slippage_bps),
+            risk_free_rate=float(run.risk_free_rate)))
+        if progress is not None:
+            progress(len(windows) / len(plans))
+    stitched = walkforward.stitch(windows, initial_capital=float(run.initial_capital),
+                                  risk_free_rate=float(run.risk_free_rate),
+                                  benchmark_returns=benchmark_returns(run.start_date, run.end_date))
+    return {"strategy_id": run.strategy_id, "symbols": run.symbols, "combinations": combinations, "skipped": skipped,
+            "objective": spec.objective, **stitched, "windows": windows}
+
+
+# -- replays over a window with history (live versus backtest) -------------------------------------
+
+REPLAY_HISTORY_SESSIONS = 252
+"""Sessions before a replay's first session given to the strategy as history for its indicators."""
+
+
+def backtest_replay(spec: RunSpec, *, commission: CommissionModel | None = None) -> tuple[WindowResult, dict[str, pd.DataFrame]]:
+    """Trade ``spec`` (validated) from its first session to its last, flat at the start, with the
+    ``REPLAY_HISTORY_SESSIONS`` before it as the strategy's history; also return the window's panel."""
+    history = _sessions_before(spec.start_date, REPLAY_HISTORY_SESSIONS)
+    panel = panel_load(spec.symbols, history[0] if history else spec.start_date, spec.end_date)
+    result = window_backtest(
+        panel, get_strategy(spec.strategy_id), spec.params, first=spec.start_date,
+        initial_capital=float(spec.initial_capital),
+        commission=commission or CommissionModel(rate=float(spec.commission)),
+        slippage_bps=float(spec.slippage_bps), risk_free_rate=float(spec.risk_free_rate or 0))
+    return result, panel_slice(panel, spec.start_date, spec.end_date)

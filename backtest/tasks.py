@@ -1,8 +1,8 @@
 from celery import shared_task
 from django.conf import settings
 
-from backtest.models import BacktestRun
-from backtest.services import backtest_execute, backtest_runs_reap
+from backtest.models import BacktestRun, WalkForwardWindow
+from backtest.services import backtest_execute, backtest_runs_reap, walk_forward_runs_reap, walk_forward_window_execute
 
 # Redeliveries of a run still marked RUNNING look again this many times, once per stale period.
 TAKEOVER_ATTEMPTS = 3
@@ -23,6 +23,18 @@ def backtest_run_task(self, run_id: int) -> None:
         raise self.retry(countdown=settings.BACKTEST_STALE_SECONDS + 1)
 
 
+# The same delivery contract as a run: a window is claimed atomically, so a redelivery after it finished
+# does nothing, and one whose worker died is taken over once its heartbeat is stale.
+@shared_task(bind=True, name="backtest.tasks.walk_forward_window_task", acks_late=True, reject_on_worker_lost=True,
+             ignore_result=True, max_retries=TAKEOVER_ATTEMPTS)
+def walk_forward_window_task(self, window_id: int) -> None:
+    if walk_forward_window_execute(window_id=window_id) is not None or self.request.is_eager:
+        return
+    if self.request.retries < TAKEOVER_ATTEMPTS and WalkForwardWindow.objects.filter(
+            pk=window_id, status=BacktestRun.RUNNING).exists():
+        raise self.retry(countdown=settings.BACKTEST_STALE_SECONDS + 1)
+
+
 @shared_task(name="backtest.tasks.backtest_reaper_job", ignore_result=True)
 def backtest_reaper_job() -> int:
-    return backtest_runs_reap()
+    return backtest_runs_reap() + walk_forward_runs_reap()

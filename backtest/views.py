@@ -9,10 +9,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alphaloop.contract import query_data
+from alphaloop.openapi import ErrorSerializer
 from alphaloop.scoping import owned_by
-from backtest import serializers
-from backtest.models import BacktestRun
-from backtest.services import RunSpec, backtest_run_create, backtest_sweep_create
+from backtest import selectors, serializers
+from backtest.models import BacktestRun, WalkForwardRun
+from backtest.services import (RunSpec, WalkForwardSpec, backtest_run_create, backtest_sweep_create,
+                               backtest_walk_forward_create)
 from backtest.strategies import STRATEGIES
 
 
@@ -79,3 +81,62 @@ class StrategyListView(APIView):
     @extend_schema(responses=serializers.StrategySerializer(many=True), tags=["backtest"])
     def get(self, request):
         return Response([STRATEGIES[key].describe() for key in sorted(STRATEGIES)])
+
+
+def _query(request, serializer_class) -> dict:
+    query = serializer_class(data=query_data(request))
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+class WalkForwardView(APIView):
+    @extend_schema(responses=serializers.WalkForwardSummarySerializer(many=True), tags=["backtest"])
+    def get(self, request):
+        """Your walk-forwards, newest first (the last 50)."""
+        runs = owned_by(WalkForwardRun.objects.all(), request.user, owner_path="user").order_by("-created_at", "-id")
+        return Response(serializers.WalkForwardSummarySerializer(runs[:50], many=True).data)
+
+    @extend_schema(request=serializers.WalkForwardRequestSerializer,
+                   responses={202: serializers.WalkForwardSummarySerializer}, tags=["backtest"])
+    def post(self, request):
+        """Optimise the grid on each train window, trade the winner on the next test window, stitch them."""
+        body = serializers.WalkForwardRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        spec = WalkForwardSpec(run=_spec(data), grid=data["grid"], train_days=data["train_days"],
+                               test_days=data["test_days"], step_days=data.get("step_days"),
+                               anchored=data["anchored"], objective=data["objective"])
+        run = backtest_walk_forward_create(user=request.user, spec=spec, request=request)
+        run.refresh_from_db()
+        return Response(serializers.WalkForwardSummarySerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class WalkForwardResultView(APIView):
+    @extend_schema(responses=serializers.WalkForwardResultSerializer, tags=["backtest"])
+    def get(self, request, pk: int):
+        run = get_object_or_404(owned_by(WalkForwardRun.objects.all(), request.user, owner_path="user")
+                                .prefetch_related("windows"), pk=pk)
+        return Response(serializers.WalkForwardResultSerializer(run).data)
+
+
+class RobustnessView(APIView):
+    @extend_schema(parameters=[serializers.RobustnessQuerySerializer],
+                   responses={200: serializers.RobustnessSerializer, 409: ErrorSerializer}, tags=["backtest"])
+    def get(self, request, pk: int):
+        """Monte Carlo on the run's trades and its metrics by market regime."""
+        query = _query(request, serializers.RobustnessQuerySerializer)
+        run = selectors.run_finished_get(user=request.user, run_id=pk)
+        report = selectors.run_robustness(run=run, paths=query["paths"], seed=query["seed"],
+                                          ruin_drawdown=query["ruin_pct"] / 100)
+        return Response(serializers.RobustnessSerializer(report).data)
+
+
+class SensitivityView(APIView):
+    @extend_schema(parameters=[serializers.SensitivityQuerySerializer],
+                   responses=serializers.SensitivitySerializer, tags=["backtest"])
+    def get(self, request, sweep_id: uuid.UUID):
+        """The objective over two parameters of a sweep (a heatmap) and how far its best point is from its neighbours."""
+        query = _query(request, serializers.SensitivityQuerySerializer)
+        report = selectors.sweep_sensitivity(user=request.user, sweep_id=sweep_id, x=query.get("x"),
+                                             y=query.get("y"), objective=query["objective"])
+        return Response(serializers.SensitivitySerializer(report).data)

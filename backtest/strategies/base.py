@@ -107,6 +107,10 @@ class Strategy(ABC):
     Params: ClassVar[type] = NoParams
     default_universe: ClassVar[tuple[str, ...] | str] = ("SPY",)
     """The symbols a run trades when it names none: a tuple of symbols, or ``STOCKS``."""
+    start_bar: int = 0
+    """The first bar the strategy trades on. Bars before it are history for its indicators: a
+    walk-forward window or a live replay (``backtest.window``) sets it and never calls ``on_bar``
+    before it; a strategy that acts on "the first bar" reads it instead of assuming 0."""
 
     def __init__(self, params: Mapping[str, Any] | None = None, **overrides: Any) -> None:
         self.params = self.parse_params({**(params or {}), **overrides})

@@ -10,7 +10,7 @@ from backtest.strategies.base import Strategy
 
 
 class BuyAndHold(Strategy):
-    """Buy every symbol of the universe on the first bar and never sell.
+    """Buy every symbol of the universe on the first bar (``start_bar``) and never sell.
 
     The market orders placed on the first bar fill at the next bar's open
     (a symbol without a bar then fills at its first open), all-in for one
@@ -22,12 +22,12 @@ class BuyAndHold(Strategy):
 
     def init(self, data: Data) -> None:
         first = np.zeros(len(data.index), dtype=bool)
-        first[0] = True
+        first[self.start_bar] = True
         self.wake_on(first)
         n_symbols = len(data.symbols)
         self.size = AllIn() if n_symbols == 1 else FractionOfEquity(1.0 / n_symbols)
 
     def on_bar(self, data: Data) -> None:
-        if data.t == 0:
+        if data.t == self.start_bar:
             for col in range(len(data.symbols)):
                 self.buy(col, size=self.size)

@@ -13,7 +13,7 @@ from backtest.strategies.base import STOCKS, Strategy, param
 class FactorRank(Strategy):
     """Hold the ``top_n`` symbols by ``factors.scoring.composite_scores``, equal weight.
 
-    The first rebalance is on the first bar with any score; then every
+    The first rebalance is on the first bar (from ``start_bar``) with any score; then every
     ``rebalance_days`` bars. At a rebalance, holdings that left the top N are
     closed (sells before buys, so they fund the entries) and each new member of
     the top N is bought at ``1 / min(top_n, universe)`` of the equity (market
@@ -56,9 +56,9 @@ class FactorRank(Strategy):
         )
         scores = scores.reindex(index=data.index, columns=list(data.symbols)).to_numpy(dtype=float)
         rebalance = np.zeros(len(data.index), dtype=bool)
-        scored = ~np.isnan(scores).all(axis=1)
-        if scored.any():
-            rebalance[int(np.argmax(scored)) :: p.rebalance_days] = True
+        scored = np.flatnonzero(~np.isnan(scores[self.start_bar :]).all(axis=1))
+        if len(scored):
+            rebalance[self.start_bar + int(scored[0]) :: p.rebalance_days] = True
         self.indicator("score", scores)
         self.indicator("rebalance", rebalance)
         self.wake_on(rebalance)

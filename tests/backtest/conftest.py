@@ -81,3 +81,43 @@ def random_panel_of() -> Callable[..., dict[str, pd.DataFrame]]:
 @pytest.fixture
 def scripted() -> type[Scripted]:
     return Scripted
+
+
+STORED_START, STORED_END = "2024-01-02", "2025-12-31"
+
+
+def store_bars(symbols, start=STORED_START, end=STORED_END, seed=11) -> None:
+    """Synthetic daily bars for ``symbols`` on NYSE sessions, through the import upsert."""
+    from datetime import date
+    from decimal import Decimal
+
+    from marketdata import calendar
+    from marketdata.services import bars_import
+    from marketdata.synthetic import generate_universe
+
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    index = calendar.sessions_index(first, last)
+    for symbol, frame in generate_universe(list(symbols), first, last, seed=seed, sessions=index).items():
+        rows = [{"date": ts.date(), "open": Decimal(str(r.open)), "high": Decimal(str(r.high)), "low": Decimal(str(r.low)),
+                 "close": Decimal(str(r.close)), "adj_close": None, "volume": int(r.volume)}
+                for ts, r in zip(frame.index, frame.itertuples(index=False))]
+        bars_import(symbol=symbol, rows=rows, is_synthetic=True)
+
+
+@pytest.fixture
+def spy_aapl_msft_bars(db):
+    """SPY, AAPL and MSFT from 2024-01-02 to 2025-12-31 (502 sessions), seed 11."""
+    store_bars(["SPY", "AAPL", "MSFT"])
+
+
+@pytest.fixture
+def committing_api(api, django_capture_on_commit_callbacks):
+    """The JWT client, with each POST's on-commit task dispatch run (as a real commit would)."""
+    post = api.post
+
+    def post_and_commit(*args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return post(*args, **kwargs)
+
+    api.post = post_and_commit
+    return api

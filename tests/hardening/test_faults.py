@@ -321,7 +321,8 @@ def test_only_idempotent_tasks_acknowledge_late():
     late = {name: task for name, task in app.tasks.items() if getattr(task, "acks_late", False)}
 
     assert django_settings.CELERY_TASK_ACKS_LATE is False
-    assert set(late) == {"backtest.tasks.backtest_run_task", "orders.tasks.plan_execute_task"}
+    assert set(late) == {"backtest.tasks.backtest_run_task", "backtest.tasks.walk_forward_window_task",
+                         "orders.tasks.plan_execute_task"}
     assert all(task.reject_on_worker_lost for task in late.values())
 
 

@@ -1,7 +1,9 @@
-"""Run a backtest on the bars in the database and print the result.
+"""Run a backtest (or a walk-forward) on the bars in the database and print the result.
 
     python manage.py run_backtest --strategy sma_cross --symbol GOOG --start 2004-08-19 --end 2013-03-01 \
         --cash 10000 --commission 0.002 --params '{"fast": 10, "slow": 20}' --json
+    python manage.py run_backtest --strategy sma_cross --symbol SPY --start 2020-01-02 --end 2025-12-31 \
+        --walk-forward --grid '{"fast": [5, 10, 20], "slow": [50, 100]}' --train-days 252 --test-days 63
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from decimal import Decimal, InvalidOperation
 from django.core.management import BaseCommand, CommandError
 from rest_framework.exceptions import ValidationError
 
-from backtest.services import RunSpec, backtest_compute, run_spec_validate
+from backtest.services import RunSpec, WalkForwardSpec, backtest_compute, run_spec_validate, walk_forward_compute
+from backtest.walkforward import OBJECTIVES
 
 
 class Command(BaseCommand):
@@ -34,6 +37,14 @@ class Command(BaseCommand):
         parser.add_argument("--params", default="{}", help="JSON object of strategy parameters")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument("--plot", default=None, help="write the equity curve with drawdown to this PNG")
+        walk = parser.add_argument_group("walk-forward (optimise --grid on each train window, trade the winner next)")
+        walk.add_argument("--walk-forward", action="store_true")
+        walk.add_argument("--grid", default=None, help='JSON: parameter -> values, e.g. \'{"fast": [5, 10]}\'')
+        walk.add_argument("--train-days", type=int, default=252, help="sessions per train window (252)")
+        walk.add_argument("--test-days", type=int, default=63, help="sessions per test window (63)")
+        walk.add_argument("--step-days", type=int, default=None, help="sessions between windows (default test days)")
+        walk.add_argument("--anchored", action="store_true", help="train windows all start at --start")
+        walk.add_argument("--objective", default="sharpe", choices=sorted(OBJECTIVES))
 
     def handle(self, *args, **opts):
         try:
@@ -43,11 +54,15 @@ class Command(BaseCommand):
         except (json.JSONDecodeError, InvalidOperation) as exc:
             raise CommandError(f"Bad --params/--cash/--commission/--risk-free-rate: {exc}") from None
         symbols = [s for arg in opts["symbol"] for s in arg.split(",") if s.strip()] if opts["symbol"] else None
+        spec = RunSpec(opts["strategy"], params, symbols, opts["start"], opts["end"], cash, commission, slippage,
+                       risk_free_rate)
+        if opts["walk_forward"]:
+            self._walk_forward(spec, opts)
+            return
         try:
-            spec = run_spec_validate(RunSpec(opts["strategy"], params, symbols, opts["start"], opts["end"], cash,
-                                             commission, slippage, risk_free_rate))
+            spec = run_spec_validate(spec)
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in exc.detail.items())) from None
+            raise CommandError(_errors(exc)) from None
         result = backtest_compute(spec, progress=None if opts["json"] else self._progress)
         data = result.to_dict()
         if opts["plot"]:
@@ -60,6 +75,42 @@ class Command(BaseCommand):
             return
         sys.stderr.write("\n")
         self._summary(data, opts["plot"])
+
+    def _walk_forward(self, spec: RunSpec, opts) -> None:
+        if not opts["grid"]:
+            raise CommandError("--walk-forward needs --grid")
+        try:
+            grid = json.loads(opts["grid"])
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"Bad --grid: {exc}") from None
+        if not isinstance(grid, dict):
+            raise CommandError('--grid is a JSON object: {"parameter": [values, ...]}')
+        walk = WalkForwardSpec(run=spec, grid=grid, train_days=opts["train_days"], test_days=opts["test_days"],
+                               step_days=opts["step_days"], anchored=opts["anchored"], objective=opts["objective"])
+        try:
+            data = walk_forward_compute(walk, progress=None if opts["json"] else self._progress)
+        except ValidationError as exc:
+            raise CommandError(_errors(exc)) from None
+        if opts["json"]:
+            self.stdout.write(json.dumps(data))
+            return
+        sys.stderr.write("\n")
+        m = data["metrics"]
+        lines = [f"walk-forward of {data['strategy_id']} on {', '.join(data['symbols'])}: {len(data['windows'])} "
+                 f"windows x {len(data['combinations'])} combinations, objective {data['objective']}"]
+        for w in data["windows"]:
+            oos = w["out_of_sample"]
+            lines.append(f"  window {w['index'] + 1}: train {w['train_start']}..{w['train_end']}  test {w['test_start']}"
+                         f"..{w['test_end']}  params {w['params']}  in-sample {_num(w['objective_in_sample'])}  "
+                         f"out-of-sample {_num(w['objective_out_of_sample'])}  return {_pct(oos['total_return'])}")
+        lines += [f"  stitched out of sample: final equity {m['final_equity']:,.2f}  return {_pct(m['total_return'])}  "
+                  f"CAGR {_pct(m['cagr'])}  Sharpe {_num(m['sharpe'])}  max drawdown {_pct(m['max_dd'])}",
+                  f"  walk-forward efficiency {_num(data['efficiency'])} (out-of-sample CAGR / mean in-sample CAGR "
+                  f"{_pct(data['in_sample_mean_cagr'])}); {data['windows_profitable']} of {len(data['windows'])} "
+                  "windows profitable"]
+        if data["skipped"]:
+            lines.append(f"  {len(data['skipped'])} combination(s) skipped: {data['skipped'][0]['reason']}")
+        self.stdout.write("\n".join(lines))
 
     def _progress(self, fraction: float) -> None:
         width = 40
@@ -91,3 +142,15 @@ class Command(BaseCommand):
         if plot:
             lines.append(f"  equity curve written to {plot}")
         self.stdout.write("\n".join(lines))
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in exc.detail.items())
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
+
+
+def _num(value) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
