@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from alphaloop.auth import TokenObtainView, TokenRefreshThrottledView, WsTicketView
 from alphaloop.health import HealthView
+from dashboard.live_compare_api import LiveCompareView
 
 api_v1 = [
     path("auth/token", TokenObtainView.as_view(), name="token_obtain"),
@@ -13,6 +14,8 @@ api_v1 = [
     path("", include("orders.urls")),
     path("market/", include("marketdata.urls")),
     path("", include("factors.urls")),
+    # Reads the account's fills, which the backtest app may not: the dashboard app serves it (README).
+    path("backtest/live-compare", LiveCompareView.as_view(), name="backtest-live-compare"),
     path("backtest/", include("backtest.urls")),
     path("alerts/", include("alerts.urls")),
     path("equity/", include("equity.urls")),
