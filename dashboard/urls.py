@@ -13,5 +13,7 @@ urlpatterns = [
     path("alerts/", views.alerts_page, name="alerts"),
     path("orders/", views.orders_page, name="orders"),
     path("backtests/", views.backtests_page, name="backtests"),
+    path("backtests/<int:pk>/tearsheet.html", views.backtest_tearsheet, {"kind": "html"}, name="backtest-tearsheet"),
+    path("backtests/<int:pk>/tearsheet.zip", views.backtest_tearsheet, {"kind": "zip"}, name="backtest-tearsheet-zip"),
     path("signals/", views.signals_page, name="signals"),
 ]

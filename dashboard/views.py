@@ -2,7 +2,7 @@
 that the login session obtains from ``session_token`` (the API itself accepts JWTs only)."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 from rest_framework_simplejwt.tokens import AccessToken
@@ -42,3 +42,24 @@ def journal_detail(request, pk: int):
     journal = get_object_or_404(owned_by(TradeJournal.objects.all(), request.user), pk=pk)
     return render(request, "dashboard/journal_detail.html", {"active": "journal", "journal": journal,
                                                              "account": journal.account})
+
+
+@login_required
+def backtest_tearsheet(request, pk: int, kind: str):
+    """A finished run's tearsheet to keep: one self-contained HTML page, or it and its PNG plots in a zip."""
+    from backtest.models import BacktestRun
+    from backtest.selectors import run_tearsheet, tearsheet_zip
+
+    run = get_object_or_404(owned_by(BacktestRun.objects.all(), request.user, owner_path="user"), pk=pk)
+    if run.status != BacktestRun.SUCCEEDED:
+        return HttpResponse(f"Run #{run.pk} is {run.status.lower()}: only a finished run has a tearsheet.",
+                            status=409, content_type="text/plain; charset=utf-8")
+    html, images = run_tearsheet(run=run)
+    name = f"alphaloop-run-{run.pk}-{run.strategy_id}-tearsheet"
+    if kind == "zip":
+        response = HttpResponse(tearsheet_zip(html, images), content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{name}.zip"'
+    else:
+        response = HttpResponse(html, content_type="text/html; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}.html"'
+    return response

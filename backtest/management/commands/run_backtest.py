@@ -37,6 +37,8 @@ class Command(BaseCommand):
         parser.add_argument("--params", default="{}", help="JSON object of strategy parameters")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument("--plot", default=None, help="write the equity curve with drawdown to this PNG")
+        parser.add_argument("--tearsheet", default=None,
+                            help="write the run's tearsheet (one self-contained HTML page) to this file")
         walk = parser.add_argument_group("walk-forward (optimise --grid on each train window, trade the winner next)")
         walk.add_argument("--walk-forward", action="store_true")
         walk.add_argument("--grid", default=None, help='JSON: parameter -> values, e.g. \'{"fast": [5, 10]}\'')
@@ -69,12 +71,18 @@ class Command(BaseCommand):
             from backtest.plot import plot_equity
 
             plot_equity(result, opts["plot"])
+        if opts["tearsheet"]:
+            from backtest.selectors import tearsheet_write
+
+            tearsheet_write(spec, data, opts["tearsheet"])
         if opts["json"]:
             self.stdout.write(json.dumps({"metrics": data["metrics"], "trades": data["trades"],
                                           "open_trades": data["open_trades"], "equity_curve": data["equity_curve"]}))
             return
         sys.stderr.write("\n")
         self._summary(data, opts["plot"])
+        if opts["tearsheet"]:
+            self.stdout.write(f"  tearsheet written to {opts['tearsheet']}")
 
     def _walk_forward(self, spec: RunSpec, opts) -> None:
         if not opts["grid"]:
