@@ -5,13 +5,14 @@ hands the account's fills over as ``Execution`` records), a report out. Money is
 
 Conventions (the README's "Live versus backtest" explains them):
 
-- An execution is one live order: its fills summed (quantity, commission) at their volume-weighted
-  price, at the time of its first fill, on that time's NYSE session (a fill outside a session
-  counts on the next one).
-- Matching: per symbol and side, the simulated fills in date order each take the unmatched
-  execution nearest in sessions, within ``window`` sessions either way (ties: the earlier one).
-  What is left is a missed trade (the backtest traded, you did not) or an extra trade (you traded,
-  the backtest did not).
+- A trade, on either side, is what that side did in one symbol, one direction, one NYSE session:
+  its fills summed (quantity, commission) at their volume-weighted price. So a position reversed
+  with one order of 200 or with a close of 100 and a new order of 100 is the same trade. A live
+  fill belongs to the session of its New York date (a fill outside a session counts on the next).
+- Matching: per symbol and side, the backtest's trades in date order each take the unmatched live
+  trade nearest in sessions, within ``window`` sessions either way (ties: the earlier one). What is
+  left is a missed trade (the backtest traded, you did not) or an extra trade (you traded, the
+  backtest did not).
 - The P&L of a fill over the range is what it made from its price to the range's last close, minus
   its commission: ``side x quantity x (last close - price) - commission`` (side +1 buy, -1 sell).
   The fills of a round trip add up to its realised P&L, an open position is marked at the last
@@ -57,7 +58,7 @@ class SimulatedFill:
 
 @dataclass(frozen=True)
 class Execution:
-    """One live order's fills: total quantity and commission at their volume-weighted price."""
+    """One live fill, on the NYSE session it belongs to."""
 
     order_id: int
     symbol: str
@@ -67,17 +68,48 @@ class Execution:
     commission: Decimal
     executed_at: datetime
     session: date
-    fills: int = 1
+
+
+@dataclass(frozen=True)
+class _Trade:
+    """One side's fills in one symbol, direction and session, summed at their volume-weighted price."""
+
+    session: date
+    symbol: str
+    side: str
+    quantity: Decimal
+    price: Decimal
+    commission: Decimal
+    fills: int
+    executed_at: datetime | None = None
+    order_ids: tuple[int, ...] = ()
+
+
+def _trades(records: Iterable[SimulatedFill | Execution]) -> list[_Trade]:
+    groups: dict[tuple[date, str, str], list[SimulatedFill | Execution]] = {}
+    for record in records:
+        groups.setdefault((record.session, record.symbol, record.side), []).append(record)
+    trades = []
+    for (session, symbol, side), rows in groups.items():
+        quantity = sum((r.quantity for r in rows), ZERO)
+        live = [r for r in rows if isinstance(r, Execution)]
+        trades.append(_Trade(
+            session=session, symbol=symbol, side=side, quantity=quantity,
+            price=(sum((r.quantity * r.price for r in rows), ZERO) / quantity).quantize(PRICE),
+            commission=sum((r.commission for r in rows), ZERO), fills=len(rows),
+            executed_at=min((r.executed_at for r in live), default=None),
+            order_ids=tuple(sorted({r.order_id for r in live}))))
+    return trades
 
 
 def _pnl(side: str, quantity: Decimal, price: Decimal, commission: Decimal, mark: Decimal) -> Decimal:
     return SIGN[side] * quantity * (mark - price) - commission
 
 
-def _match(simulated: list[SimulatedFill], live: list[Execution], position: Mapping[date, int],
-           window: int) -> tuple[list[tuple[SimulatedFill, Execution]], list[SimulatedFill], list[Execution]]:
+def _match(simulated: list[_Trade], live: list[_Trade], position: Mapping[date, int],
+           window: int) -> tuple[list[tuple[_Trade, _Trade]], list[_Trade], list[_Trade]]:
     pairs, missed = [], []
-    free = sorted(live, key=lambda e: (e.executed_at, e.order_id))
+    free = sorted(live, key=lambda e: e.session)
     for fill in sorted(simulated, key=lambda f: f.session):
         best = None
         for execution in free:
@@ -104,16 +136,15 @@ def _quantity(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
-def _simulated_dict(fill: SimulatedFill) -> dict[str, Any]:
-    return {"date": fill.session.isoformat(), "price": _price(fill.price), "quantity": _quantity(fill.quantity),
-            "commission": _money(fill.commission)}
+def _simulated_dict(trade: _Trade) -> dict[str, Any]:
+    return {"date": trade.session.isoformat(), "price": _price(trade.price), "quantity": _quantity(trade.quantity),
+            "commission": _money(trade.commission), "fills": trade.fills}
 
 
-def _live_dict(execution: Execution) -> dict[str, Any]:
-    return {"order_id": execution.order_id, "executed_at": execution.executed_at.isoformat(),
-            "date": execution.session.isoformat(), "price": _price(execution.price),
-            "quantity": _quantity(execution.quantity), "commission": _money(execution.commission),
-            "fills": execution.fills}
+def _live_dict(trade: _Trade) -> dict[str, Any]:
+    return {"date": trade.session.isoformat(), "executed_at": trade.executed_at.isoformat(),
+            "price": _price(trade.price), "quantity": _quantity(trade.quantity), "commission": _money(trade.commission),
+            "fills": trade.fills, "order_ids": list(trade.order_ids)}
 
 
 def compare(simulated: Iterable[SimulatedFill], live: Iterable[Execution], *, sessions: Sequence[date],
@@ -121,11 +152,11 @@ def compare(simulated: Iterable[SimulatedFill], live: Iterable[Execution], *, se
     """The trade-by-trade report and its totals (module doc). ``sessions`` cover every fill's session;
     ``marks`` hold each symbol's last close of the range."""
     position = {day: i for i, day in enumerate(sessions)}
-    groups: dict[tuple[str, str], tuple[list[SimulatedFill], list[Execution]]] = {}
-    for fill in simulated:
-        groups.setdefault((fill.symbol, fill.side), ([], []))[0].append(fill)
-    for execution in live:
-        groups.setdefault((execution.symbol, execution.side), ([], []))[1].append(execution)
+    groups: dict[tuple[str, str], tuple[list[_Trade], list[_Trade]]] = {}
+    for trade in _trades(simulated):
+        groups.setdefault((trade.symbol, trade.side), ([], []))[0].append(trade)
+    for trade in _trades(live):
+        groups.setdefault((trade.symbol, trade.side), ([], []))[1].append(trade)
     rows: list[dict[str, Any]] = []
     totals = {name: ZERO for name in ("live_pnl", "backtest_pnl", "slippage", "size", "commission", "missed", "extra")}
     slipped_shares = slipped_notional = ZERO

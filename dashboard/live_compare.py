@@ -11,7 +11,6 @@ through ``backtest.services.backtest_replay``. Paper fills and a real broker's f
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -45,28 +44,18 @@ def _session_of(at: datetime) -> date:
 
 
 def account_executions(*, account: Account, start: date, end: date, tag: str | None = None) -> list[Execution]:
-    """The account's orders filled from ``start`` to ``end`` (New York dates), one ``Execution`` per order.
+    """The account's fills from ``start`` to ``end`` (New York dates) as plain records, oldest first.
 
-    ``tag``: only orders carrying that strategy tag (their own, or their plan's).
+    ``tag``: only fills of orders carrying that strategy tag (their own, or their plan's).
     """
     zone = ZoneInfo(settings.MARKET_TIME_ZONE)
     fills = Fill.objects.filter(account=account, executed_at__gte=datetime.combine(start, time.min, zone),
                                 executed_at__lt=datetime.combine(end + timedelta(days=1), time.min, zone))
     if tag:
         fills = fills.filter(Q(order__strategy_tag=tag) | Q(order__plan__strategy_tag=tag))
-    by_order: dict[int, list[Fill]] = defaultdict(list)
-    for fill in fills.order_by("executed_at", "id"):
-        by_order[fill.order_id].append(fill)
-    executions = []
-    for order_id, rows in by_order.items():
-        quantity = sum((f.quantity for f in rows), Decimal("0"))
-        price = (sum((f.quantity * f.price for f in rows), Decimal("0")) / quantity).quantize(PRICE)
-        first = rows[0]
-        executions.append(Execution(
-            order_id=order_id, symbol=first.symbol, side=first.side.lower(), quantity=quantity, price=price,
-            commission=sum((f.commission for f in rows), Decimal("0")), executed_at=first.executed_at,
-            session=_session_of(first.executed_at), fills=len(rows)))
-    return executions
+    return [Execution(order_id=f.order_id, symbol=f.symbol, side=f.side.lower(), quantity=f.quantity, price=f.price,
+                      commission=f.commission, executed_at=f.executed_at, session=_session_of(f.executed_at))
+            for f in fills.order_by("executed_at", "id")]
 
 
 def _equity_before(account: Account, start: date) -> tuple[Decimal, str]:

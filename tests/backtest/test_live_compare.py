@@ -61,6 +61,7 @@ def _get(api, account, **query):
 
 def test_a_tagged_comparison_gives_the_exact_slippage_and_the_missed_and_extra_trades(api, traded):
     response = _get(api, traded, symbols="AAA,BBB", tag="trend")
+    aaa_buy = Order.objects.get(client_order_id="aaa-buy")
 
     assert response.status_code == 200, response.data
     report = response.data
@@ -71,9 +72,9 @@ def test_a_tagged_comparison_gives_the_exact_slippage_and_the_missed_and_extra_t
     matched, missed, extra = report["rows"]
     assert matched == {
         "kind": "matched", "symbol": "AAA", "side": "buy",
-        "backtest": {"date": "2025-03-04", "price": "100.000000", "quantity": "500", "commission": "0.00"},
-        "live": {"order_id": matched["live"]["order_id"], "executed_at": "2025-03-04T15:00:00+00:00",
-                 "date": "2025-03-04", "price": "100.200000", "quantity": "500", "commission": "2.50", "fills": 2},
+        "backtest": {"date": "2025-03-04", "price": "100.000000", "quantity": "500", "commission": "0.00", "fills": 1},
+        "live": {"date": "2025-03-04", "executed_at": "2025-03-04T15:00:00+00:00", "price": "100.200000",
+                 "quantity": "500", "commission": "2.50", "fills": 2, "order_ids": [aaa_buy.pk]},
         "delay_sessions": 0, "slippage_per_share": "0.200000", "slippage_bps": "20.00", "slippage": "-100.00",
         "size_effect": "0.00", "commission_difference": "-2.50", "backtest_pnl": "2500.00", "live_pnl": "2397.50",
         "pnl_difference": "-102.50",
@@ -130,12 +131,15 @@ def test_a_run_id_replays_that_runs_strategy_and_symbols(api, other_api, traded,
 
 
 def test_the_differences_add_up_to_the_pnl_gap_for_sizes_that_differ():
-    """Pure: a bigger live size and a short sale split into slippage, size and commission exactly."""
+    """Pure: a bigger live size, sold in two orders, splits into slippage, size and commission exactly."""
     day = date(2025, 3, 4)
     sessions = [date(2025, 3, 3), day, date(2025, 3, 5)]
     simulated = [SimulatedFill(day, "X", "sell", Decimal(100), Decimal("20"), Decimal("1"))]
-    live = [Execution(1, "X", "sell", Decimal(150), Decimal("19.90"), Decimal("1.75"),
-                      datetime(2025, 3, 5, 14, 0, tzinfo=NY), date(2025, 3, 5))]
+    # The live side sold in two orders that session (100 at 19.95, then 50 at 19.80): one trade of 150 at 19.90.
+    live = [Execution(1, "X", "sell", Decimal(100), Decimal("19.95"), Decimal("1.00"), datetime(2025, 3, 5, 14, 0, tzinfo=NY),
+                      date(2025, 3, 5)),
+            Execution(2, "X", "sell", Decimal(50), Decimal("19.80"), Decimal("0.75"), datetime(2025, 3, 5, 15, 0, tzinfo=NY),
+                      date(2025, 3, 5))]
 
     report = compare(simulated, live, sessions=sessions, marks={"X": Decimal("18")}, window=1)
 
@@ -145,3 +149,18 @@ def test_the_differences_add_up_to_the_pnl_gap_for_sizes_that_differ():
     # slippage: sold 0.10 lower on 150 shares = -15; size: 50 more shares short from 20 to 18 = +100; commission -0.75
     assert (row["slippage_per_share"], row["slippage_bps"], row["slippage"]) == ("0.100000", "50.00", "-15.00")
     assert (row["size_effect"], row["commission_difference"], row["delay_sessions"]) == ("100.00", "-0.75", 1)
+    assert (row["live"]["fills"], row["live"]["order_ids"], row["live"]["price"]) == (2, [1, 2], "19.900000")
+
+
+def test_a_reversal_is_one_trade_whether_it_took_one_order_or_two():
+    day = date(2025, 3, 4)
+    close_then_short = [SimulatedFill(day, "X", "sell", Decimal(100), Decimal("20"), Decimal("0")),
+                        SimulatedFill(day, "X", "sell", Decimal(100), Decimal("20"), Decimal("0"))]
+    one_order = [Execution(7, "X", "sell", Decimal(200), Decimal("19.99"), Decimal("1"), datetime(2025, 3, 4, 10, tzinfo=NY), day)]
+
+    report = compare(close_then_short, one_order, sessions=[day], marks={"X": Decimal("19")}, window=0)
+
+    assert [row["kind"] for row in report["rows"]] == ["matched"]
+    assert report["rows"][0]["backtest"] == {"date": "2025-03-04", "price": "20.000000", "quantity": "200",
+                                             "commission": "0.00", "fills": 2}
+    assert report["totals"]["slippage"] == "-2.00"  # 0.01 lower on 200 shares
