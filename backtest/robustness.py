@@ -161,7 +161,7 @@ def monte_carlo(returns: np.ndarray, *, initial_capital: float, paths: int, seed
     n = len(returns)
     capital = float(initial_capital)
     columns = np.unique(np.linspace(0, n, min(n + 1, FAN_POINTS + 1)).round().astype(int))
-    final, drawdown, _ = _path_stats(returns[None, :], capital, columns)
+    final, drawdown, actual_fan = _path_stats(returns[None, :], capital, columns)
     bootstrap = _method("bootstrap", returns, capital=capital, paths=paths, seed=seed,
                         ruin_drawdown=ruin_drawdown, columns=columns)
     shuffle = _method("shuffle", returns, capital=capital, paths=paths, seed=seed,
@@ -171,7 +171,8 @@ def monte_carlo(returns: np.ndarray, *, initial_capital: float, paths: int, seed
         "initial_capital": _finite(capital, 2),
         "trade_returns": {"mean": _finite(returns.mean()), "std": _finite(returns.std(ddof=1)) if n > 1 else None,
                           "worst": _finite(returns.min()), "best": _finite(returns.max())},
-        "actual": {"final_equity": _finite(final[0], 2), "max_drawdown": _finite(drawdown[0])},
+        "actual": {"final_equity": _finite(final[0], 2), "max_drawdown": _finite(drawdown[0]),
+                   "fan": [_finite(v, 2) for v in actual_fan[0]]},
         "bootstrap": bootstrap,
         "shuffle": shuffle,
     }

@@ -70,7 +70,10 @@ def test_monte_carlo_percentiles_and_ruin_match_a_loop_by_loop_reference(method)
     assert result["probability_of_ruin"] == sum(d <= -0.1 for d in drawdowns) / 2000
     assert result["probability_of_loss"] == sum(f < CAPITAL for f in finals) / 2000
     assert sum(result["histogram"]["final_equity"]["counts"]) == 2000
-    assert report["actual"] == {"final_equity": round(walk(RETURNS)[0], 2), "max_drawdown": round(walk(RETURNS)[1], 6)}
+    actual = report["actual"]
+    assert (actual["final_equity"], actual["max_drawdown"]) == (round(walk(RETURNS)[0], 2), round(walk(RETURNS)[1], 6))
+    assert actual["fan"] == [round(walk(RETURNS[:k])[0], 2) for k in range(len(RETURNS) + 1)]  # every trade: n < 200
+    assert result["fan"]["trade"] == list(range(len(RETURNS) + 1))
 
 
 def test_the_same_seed_gives_the_same_paths_and_another_seed_others():
