@@ -57,6 +57,12 @@ BUSINESS_RULES = {
     "POST /api/v1/orders/preview": "the same rules as submitting",
     "POST /api/v1/backtest/run": "end_date after start_date; params are the chosen strategy's",
     "POST /api/v1/backtest/sweep": "the same rules as a run; grid keys are the chosen strategy's params",
+    "POST /api/v1/backtest/walk-forward": "the same rules as a sweep; the dates hold a train and a test window; "
+                                          "step_days at least test_days; windows x combinations capped",
+    "GET /api/v1/backtest/results/{id}/robustness": "paths x the run's trades at most 5,000,000",
+    "GET /api/v1/backtest/sweeps/{sweep_id}/sensitivity": "x and y name two parameters of that sweep",
+    "GET /api/v1/backtest/live-compare": "strategy_id or run_id; params are the strategy's; end_date after start_date; "
+                                         "symbols with bars (by default, ones the account traded)",
     "POST /api/v1/journal/create": "emotion and mistake tags from the user's vocabulary; plan_id on the account",
     "PATCH /api/v1/journal/{id}": "the status flow DRAFT -> COMPLETED -> REVIEWED; the user's vocabulary; plan_id",
     "POST /api/v1/journal/tags": "a tag already in the vocabulary",
