@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-ZERO = Decimal("0")
+ZERO = Decimal(0)
 CENT = Decimal("0.01")
 PRICE = Decimal("0.000001")
 BPS = Decimal("0.01")

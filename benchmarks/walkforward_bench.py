@@ -49,7 +49,7 @@ def env_for(db: Path, redis_url: str | None) -> dict[str, str]:
 
 def phase(name: str, db: Path, redis_url: str | None = None) -> dict:
     out = subprocess.run([PYTHON, __file__, "--phase", name, "--db", str(db)], env=env_for(db, redis_url), cwd=ROOT,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"phase {name} failed:\n{out.stdout}\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -164,7 +164,7 @@ def inner(name: str, db: Path) -> None:
         return
     sessions = calendar.sessions_between(date(2020, 1, 2), date(2024, 12, 31))[:SESSIONS]
     spec = WalkForwardSpec(run=RunSpec("sma_cross", {"allow_short": False}, ["SYN"], sessions[0], sessions[-1],
-                                       Decimal("100000"), Decimal("0.001")),
+                                       Decimal(100000), Decimal("0.001")),
                            grid=GRID, train_days=TRAIN, test_days=TEST, objective="sharpe")
     user = get_user_model().objects.get(username="bench")
     started = time.perf_counter()

@@ -87,7 +87,7 @@ def live_compare_report(*, user, account_id: int | None, start_date: date, end_d
         raise ValidationError({"end_date": ["end_date must be after start_date."]})
     if (end_date - start_date).days > MAX_RANGE_DAYS:
         raise ValidationError({"end_date": [f"At most {MAX_RANGE_DAYS} days from start_date."]})
-    commission, slippage_bps, rate = Decimal("0"), Decimal("0"), None
+    commission, slippage_bps, rate = Decimal(0), Decimal(0), None
     if run_id is not None:
         run = _run_of(user, run_id)
         strategy_id, params = run.strategy_id, run.params

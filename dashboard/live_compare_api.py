@@ -10,7 +10,11 @@ from rest_framework.views import APIView
 from alphaloop.contract import query_data
 from alphaloop.openapi import ErrorSerializer
 from backtest.strategies import STRATEGIES
-from dashboard.live_compare import MAX_WINDOW_SESSIONS, live_compare_report, params_parse
+from dashboard.live_compare import (
+    MAX_WINDOW_SESSIONS,
+    live_compare_report,
+    params_parse,
+)
 
 
 class LiveCompareQuerySerializer(serializers.Serializer):

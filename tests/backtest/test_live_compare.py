@@ -120,7 +120,7 @@ def test_a_run_id_replays_that_runs_strategy_and_symbols(api, other_api, traded,
 
     run = BacktestRun.objects.create(user=user, strategy_id="buy_and_hold", params={}, symbols=["AAA", "BBB"],
                                      start_date=date(2025, 3, 3), end_date=date(2025, 3, 7),
-                                     initial_capital=Decimal("5000"), status="SUCCEEDED")
+                                     initial_capital=Decimal(5000), status="SUCCEEDED")
     report = api.get("/api/v1/backtest/live-compare", {"run_id": run.pk, "start_date": "2025-03-03",
                                                        "end_date": "2025-03-07", "tag": "trend"}).data
 
@@ -134,14 +134,14 @@ def test_the_differences_add_up_to_the_pnl_gap_for_sizes_that_differ():
     """Pure: a bigger live size, sold in two orders, splits into slippage, size and commission exactly."""
     day = date(2025, 3, 4)
     sessions = [date(2025, 3, 3), day, date(2025, 3, 5)]
-    simulated = [SimulatedFill(day, "X", "sell", Decimal(100), Decimal("20"), Decimal("1"))]
+    simulated = [SimulatedFill(day, "X", "sell", Decimal(100), Decimal(20), Decimal(1))]
     # The live side sold in two orders that session (100 at 19.95, then 50 at 19.80): one trade of 150 at 19.90.
     live = [Execution(1, "X", "sell", Decimal(100), Decimal("19.95"), Decimal("1.00"), datetime(2025, 3, 5, 14, 0, tzinfo=NY),
                       date(2025, 3, 5)),
             Execution(2, "X", "sell", Decimal(50), Decimal("19.80"), Decimal("0.75"), datetime(2025, 3, 5, 15, 0, tzinfo=NY),
                       date(2025, 3, 5))]
 
-    report = compare(simulated, live, sessions=sessions, marks={"X": Decimal("18")}, window=1)
+    report = compare(simulated, live, sessions=sessions, marks={"X": Decimal(18)}, window=1)
 
     row = report["rows"][0]
     # sell: backtest 100 x (20 - 18) - 1 = 199; live 150 x (19.90 - 18) - 1.75 = 283.25
@@ -154,11 +154,11 @@ def test_the_differences_add_up_to_the_pnl_gap_for_sizes_that_differ():
 
 def test_a_reversal_is_one_trade_whether_it_took_one_order_or_two():
     day = date(2025, 3, 4)
-    close_then_short = [SimulatedFill(day, "X", "sell", Decimal(100), Decimal("20"), Decimal("0")),
-                        SimulatedFill(day, "X", "sell", Decimal(100), Decimal("20"), Decimal("0"))]
-    one_order = [Execution(7, "X", "sell", Decimal(200), Decimal("19.99"), Decimal("1"), datetime(2025, 3, 4, 10, tzinfo=NY), day)]
+    close_then_short = [SimulatedFill(day, "X", "sell", Decimal(100), Decimal(20), Decimal(0)),
+                        SimulatedFill(day, "X", "sell", Decimal(100), Decimal(20), Decimal(0))]
+    one_order = [Execution(7, "X", "sell", Decimal(200), Decimal("19.99"), Decimal(1), datetime(2025, 3, 4, 10, tzinfo=NY), day)]
 
-    report = compare(close_then_short, one_order, sessions=[day], marks={"X": Decimal("19")}, window=0)
+    report = compare(close_then_short, one_order, sessions=[day], marks={"X": Decimal(19)}, window=0)
 
     assert [row["kind"] for row in report["rows"]] == ["matched"]
     assert report["rows"][0]["backtest"] == {"date": "2025-03-04", "price": "20.000000", "quantity": "200",

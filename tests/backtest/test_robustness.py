@@ -231,7 +231,7 @@ def _run(user, trades, curve, **fields):
     return BacktestRun.objects.create(
         user=user, strategy_id="sma_cross", params={"fast": 10, "slow": 30}, symbols=["AAPL"],
         start_date=date.fromisoformat(curve[0]["date"]), end_date=date.fromisoformat(curve[-1]["date"]),
-        initial_capital=Decimal("10000"), status=fields.pop("status", "SUCCEEDED"), trades=trades, equity_curve=curve,
+        initial_capital=Decimal(10000), status=fields.pop("status", "SUCCEEDED"), trades=trades, equity_curve=curve,
         metrics={}, **fields)
 
 

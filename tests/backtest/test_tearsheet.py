@@ -70,6 +70,7 @@ def test_a_finished_runs_tearsheet_downloads_as_one_page_with_its_plots(client, 
     assert "src=\"http" not in page and "<script" not in page  # nothing to fetch: it opens offline
 
     archive, content = _download(client, f"/backtests/{run.pk}/tearsheet.zip")
+    assert archive["Content-Disposition"] == f'attachment; filename="alphaloop-run-{run.pk}-sma_cross-tearsheet.zip"'
     names = zipfile.ZipFile(io.BytesIO(content)).namelist()
     assert names == ["tearsheet.html", "equity.png", "drawdown.png", "rolling_sharpe.png", "trades.png",
                      "monte_carlo.png", "regimes.png"]

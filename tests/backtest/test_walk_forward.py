@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from io import StringIO
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -73,7 +74,7 @@ def test_each_window_trades_the_train_winner_out_of_sample_and_the_pieces_chain_
     panel = build_panel([(p, p, p, p) for p in PRICES])
     sessions = [ts.date() for ts in panel["close"].index]
     plans = walkforward.windows_plan(sessions, [], train_days=10, test_days=5, step_days=5, anchored=False)
-    combos, skipped = walkforward.grid_combinations(Direction, {}, {"side": [-1, 0, 1]})
+    combos, _ = walkforward.grid_combinations(Direction, {}, {"side": [-1, 0, 1]})
     windows = [walkforward.window_evaluate(panel, Direction, combos, plan, objective="total_return",
                                            initial_capital=10_000.0) for plan in plans]
 
@@ -114,7 +115,7 @@ class Peeker(Strategy):
     """Records the last date its data could show (in init the panel's end; in on_bar today)."""
 
     id = "peeker_test"
-    seen: list[tuple[date, date]] = []  # (first session it may trade, last date it could see) per backtest
+    seen: ClassVar[list[tuple[date, date]]] = []  # (first session it may trade, last date it could see) per backtest
 
     @dataclass(frozen=True)
     class Params:
@@ -135,7 +136,7 @@ def test_a_window_never_sees_its_test_sessions_while_optimising(user, spy_aapl_m
     monkeypatch.setitem(__import__("backtest.strategies", fromlist=["STRATEGIES"]).STRATEGIES, "peeker_test", Peeker)
     monkeypatch.setattr(Peeker, "seen", [])
     spec = WalkForwardSpec(run=RunSpec("peeker_test", {}, ["AAPL"], date(2024, 1, 2), date(2025, 12, 31),
-                                       Decimal("10000")),
+                                       Decimal(10000)),
                            grid={"fast": [1, 2, 3]}, train_days=100, test_days=60)
     with django_capture_on_commit_callbacks(execute=True):
         run = backtest_walk_forward_create(user=user, spec=spec)

@@ -224,7 +224,7 @@ def test_live_versus_backtest_compares_the_run_with_the_account(page, swept):
         f"{totals['matched']} matched, {totals['missed']} missed, {totals['extra']} extra.")
     cards = dict(zip(page.locator("#lc-totals .stat span").all_text_contents(),
                      page.locator("#lc-totals .stat strong").all_text_contents()))
-    money = lambda v: ("-" if v.startswith("-") else "") + "${:,.2f}".format(abs(float(v)))  # noqa: E731
+    money = lambda v: ("-" if v.startswith("-") else "") + f"${abs(float(v)):,.2f}"
     assert cards["Live P&L"] == money(totals["live_pnl"]) and cards["Backtest P&L"] == money(totals["backtest_pnl"])
     assert cards["Difference"] == money(totals["pnl_difference"])
     assert (cards["Missed trades"], cards["Extra trades"]) == (str(totals["missed"]), str(totals["extra"]))
