@@ -9,7 +9,7 @@ import io
 import json
 import uuid
 import zipfile
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -46,8 +46,9 @@ def _equity_series(curve: list[dict]) -> pd.Series:
                      name="equity")
 
 
-def spy_closes(start, end) -> pd.Series | None:
-    close = panel_load([BENCHMARK], start - timedelta(days=REGIME_HISTORY_DAYS), end)["close"]
+def spy_closes(start: date, end: date) -> pd.Series | None:
+    history = timedelta(days=REGIME_HISTORY_DAYS)
+    close = panel_load([BENCHMARK], max(start, date.min + history) - history, end)["close"]
     return close[BENCHMARK].dropna() if BENCHMARK in close else None
 
 

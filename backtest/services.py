@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max, Min
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
@@ -294,17 +294,15 @@ class WalkForwardSpec:
 
 def _sessions_before(day: date, count: int) -> list[date]:
     """The ``count`` NYSE sessions before ``day`` (fewer where the calendar starts)."""
-    earliest = max(date.fromisoformat(calendar.CALENDAR_START), day - timedelta(days=count * 7 // 4 + 14))
-    if earliest >= day:
+    first = date.fromisoformat(calendar.CALENDAR_START)
+    if day <= first or not count:
         return []
-    return calendar.sessions_between(earliest, day - timedelta(days=1))[-count:] if count else []
+    earliest = max(first, day - timedelta(days=count * 7 // 4 + 14))
+    return calendar.sessions_between(earliest, day - timedelta(days=1))[-count:]
 
 
-def walk_forward_plan_check(spec: WalkForwardSpec) -> tuple[list[walkforward.WindowPlan], int]:
-    """Check the window and grid sizes before anything is built, then plan the windows.
-
-    Returns the plans and the grid's size. Raises ``ValidationError`` naming the field at fault.
-    """
+def walk_forward_request_check(spec: WalkForwardSpec) -> None:
+    """The checks that need no data: objective, step, dates, and the grid counted (not built)."""
     run = spec.run
     if spec.objective not in walkforward.OBJECTIVES:
         raise ValidationError({"objective": [f"One of {', '.join(walkforward.OBJECTIVES)}."]})
@@ -314,30 +312,46 @@ def walk_forward_plan_check(spec: WalkForwardSpec) -> tuple[list[walkforward.Win
                                              "test windows may not overlap (the stitched curve takes each session once)."]})
     if run.start_date >= run.end_date:
         raise ValidationError({"end_date": ["end_date must be after start_date."]})
-    grid_size = sweep_grid_check(run.strategy_id, spec.grid, per="combinations per walk-forward")
-    sessions = calendar.sessions_between(run.start_date, run.end_date)
+    sweep_grid_check(run.strategy_id, spec.grid, per="combinations per walk-forward")
+
+
+def _sessions_with_bars(symbols: list[str], start: date, end: date) -> list[date]:
+    """NYSE sessions from the symbols' first bar to their last within ``start``..``end`` (inside the calendar)."""
+    span = Bar.objects.filter(instrument__symbol__in=symbols, date__gte=start, date__lte=end).aggregate(
+        first=Min("date"), last=Max("date"))
+    nyse = calendar.nyse()
+    first = max(span["first"] or end, nyse.first_session.date())
+    last = min(span["last"] or start, nyse.last_session.date())
+    return calendar.sessions_between(first, last) if first <= last else []
+
+
+def walk_forward_windows(spec: WalkForwardSpec, symbols: list[str], n_combinations: int) -> list[walkforward.WindowPlan]:
+    """The windows over the sessions with bars, counted and capped before any is built."""
+    run = spec.run
+    step = spec.step_days or spec.test_days
+    sessions = _sessions_with_bars(symbols, run.start_date, run.end_date)
     count = walkforward.windows_count(len(sessions), train_days=spec.train_days, test_days=spec.test_days,
                                       step_days=step)
     if count == 0:
+        span = f"{sessions[0]} to {sessions[-1]}" if sessions else f"{run.start_date} to {run.end_date}"
         raise ValidationError({"train_days": [
-            f"{run.start_date} to {run.end_date} holds {len(sessions)} sessions: a {spec.train_days}-session train "
-            f"window leaves no test window (it needs {spec.train_days + walkforward.MIN_TEST_SESSIONS} sessions)."]})
+            f"{span} holds {len(sessions)} sessions with bars: a {spec.train_days}-session train window leaves no "
+            f"test window (it needs {spec.train_days + walkforward.MIN_TEST_SESSIONS} sessions)."]})
     if count > MAX_WALK_FORWARD_WINDOWS:
         raise ValidationError({"step_days": [f"{count} windows; at most {MAX_WALK_FORWARD_WINDOWS}: a longer step, "
                                              "or a shorter date range."]})
-    if count * grid_size > MAX_WALK_FORWARD_BACKTESTS:
-        raise ValidationError({"grid": [f"{count} windows x {grid_size} combinations = {count * grid_size} backtests; "
-                                        f"at most {MAX_WALK_FORWARD_BACKTESTS}: fewer combinations or fewer windows."]})
-    history = _sessions_before(run.start_date, spec.train_days)
-    plans = walkforward.windows_plan(sessions, history, train_days=spec.train_days, test_days=spec.test_days,
-                                     step_days=step, anchored=spec.anchored)
-    return plans, grid_size
+    if count * n_combinations > MAX_WALK_FORWARD_BACKTESTS:
+        raise ValidationError({"grid": [f"{count} windows x {n_combinations} combinations = {count * n_combinations} "
+                                        f"backtests; at most {MAX_WALK_FORWARD_BACKTESTS}: fewer combinations or fewer "
+                                        "windows."]})
+    history = _sessions_before(sessions[0], spec.train_days)
+    return walkforward.windows_plan(sessions, history, train_days=spec.train_days, test_days=spec.test_days,
+                                    step_days=step, anchored=spec.anchored)
 
 
-@transaction.atomic
-def backtest_walk_forward_create(*, user, spec: WalkForwardSpec, request=None) -> WalkForwardRun:
-    """Validate, store the run and its windows, and queue one Celery task per window (a group)."""
-    plans, _ = walk_forward_plan_check(spec)
+def _walk_forward_prepare(spec: WalkForwardSpec) -> tuple[RunSpec, list[dict], list[dict], list[walkforward.WindowPlan]]:
+    """Validate a walk-forward: (the run checked, its valid combinations, the skipped ones, its windows)."""
+    walk_forward_request_check(spec)
     strategy = get_strategy(spec.run.strategy_id)
     schema = strategy.param_schema()
     if unknown := [name for name in spec.run.params if name not in schema]:
@@ -348,6 +362,14 @@ def backtest_walk_forward_create(*, user, spec: WalkForwardSpec, request=None) -
     if not combinations:
         raise ValidationError({"grid": [f"The strategy refuses every combination, e.g. {skipped[0]['reason']}"]})
     checked = run_spec_validate(RunSpec(**{**spec.run.__dict__, "params": combinations[0]}))
+    plans = walk_forward_windows(spec, checked.symbols, len(combinations))
+    return checked, combinations, skipped, plans
+
+
+@transaction.atomic
+def backtest_walk_forward_create(*, user, spec: WalkForwardSpec, request=None) -> WalkForwardRun:
+    """Validate, store the run and its windows, and queue one Celery task per window (a group)."""
+    checked, combinations, skipped, plans = _walk_forward_prepare(spec)
     run = WalkForwardRun.objects.create(
         user=user, strategy_id=checked.strategy_id, params=spec.run.params, grid=spec.grid,
         combinations=combinations, skipped=skipped, symbols=checked.symbols,
@@ -453,13 +475,17 @@ def walk_forward_finish(*, run_id: int) -> WalkForwardRun | None:
         if run.windows.exclude(status=BacktestRun.SUCCEEDED).exists():
             return None
         windows = [w.result for w in run.windows.order_by("index")]
-        stitched = walkforward.stitch(windows, initial_capital=float(run.initial_capital),
-                                      risk_free_rate=float(run.risk_free_rate),
-                                      benchmark_returns=benchmark_returns(run.start_date, run.end_date))
-        run.result = stitched
-        run.status = BacktestRun.SUCCEEDED
+        first_test = run.windows.order_by("index").values_list("test_start", flat=True).first()
+        try:
+            run.result = walkforward.stitch(windows, initial_capital=float(run.initial_capital),
+                                            risk_free_rate=float(run.risk_free_rate),
+                                            benchmark_returns=benchmark_returns(first_test, run.end_date))
+            run.status = BacktestRun.SUCCEEDED
+        except Exception as exc:  # stored on the run, never left RUNNING
+            logger.exception("walk-forward %s: stitching failed", run_id)
+            run.status, run.error = BacktestRun.FAILED, f"Stitching the windows failed: {type(exc).__name__}: {exc}"[:4000]
         run.finished_at = timezone.now()
-        run.save(update_fields=["result", "status", "finished_at"])
+        run.save(update_fields=["result", "status", "error", "finished_at"])
     return run
 
 
@@ -484,12 +510,8 @@ def walk_forward_runs_reap(*, now=None) -> int:
 
 def walk_forward_compute(spec: WalkForwardSpec, progress=None) -> dict:
     """A whole walk-forward in this process, nothing stored (``run_backtest --walk-forward``)."""
-    plans, _ = walk_forward_plan_check(spec)
-    strategy = get_strategy(spec.run.strategy_id)
-    combinations, skipped = walkforward.grid_combinations(strategy, spec.run.params, spec.grid)
-    if not combinations:
-        raise ValidationError({"grid": [f"The strategy refuses every combination, e.g. {skipped[0]['reason']}"]})
-    run = run_spec_validate(RunSpec(**{**spec.run.__dict__, "params": combinations[0]}))
+    run, combinations, skipped, plans = _walk_forward_prepare(spec)
+    strategy = get_strategy(run.strategy_id)
     panel = panel_load(run.symbols, min(plans[0].train_history, plans[0].test_history), plans[-1].test_end)
     windows = []
     for plan in plans:
@@ -501,7 +523,7 @@ def walk_forward_compute(spec: WalkForwardSpec, progress=None) -> dict:
             progress(len(windows) / len(plans))
     stitched = walkforward.stitch(windows, initial_capital=float(run.initial_capital),
                                   risk_free_rate=float(run.risk_free_rate),
-                                  benchmark_returns=benchmark_returns(run.start_date, run.end_date))
+                                  benchmark_returns=benchmark_returns(plans[0].test_start, run.end_date))
     return {"strategy_id": run.strategy_id, "symbols": run.symbols, "combinations": combinations, "skipped": skipped,
             "objective": spec.objective, **stitched, "windows": windows}
 

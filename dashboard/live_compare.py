@@ -115,7 +115,10 @@ def live_compare_report(*, user, account_id: int | None, start_date: date, end_d
     live = [e for e in executions if e.symbol in spec.symbols]
     closes = panel["close"].ffill()
     marks = {symbol: Decimal(repr(float(closes[symbol].iloc[-1]))).quantize(PRICE) for symbol in spec.symbols}
-    sessions = calendar.sessions_between(start_date - timedelta(days=31), end_date + timedelta(days=31))
+    nyse = calendar.nyse()  # the fills' sessions and the replay's, a month either side, inside the calendar
+    first, last = nyse.first_session.date(), nyse.last_session.date()
+    sessions = calendar.sessions_between(max(start_date, first + timedelta(days=31)) - timedelta(days=31),
+                                         min(end_date, last - timedelta(days=31)) + timedelta(days=31))
     report = compare(simulated, live, sessions=sessions, marks=marks, window=window)
     return {
         "account_id": account.pk, "strategy_id": spec.strategy_id, "params": spec.params, "run_id": run_id,

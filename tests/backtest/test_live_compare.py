@@ -164,3 +164,11 @@ def test_a_reversal_is_one_trade_whether_it_took_one_order_or_two():
     assert report["rows"][0]["backtest"] == {"date": "2025-03-04", "price": "20.000000", "quantity": "200",
                                              "commission": "0.00", "fills": 2}
     assert report["totals"]["slippage"] == "-2.00"  # 0.01 lower on 200 shares
+
+
+def test_a_range_past_the_last_bar_and_the_calendar_compares_up_to_the_last_bar(api, traded):
+    report = _get(api, traded, symbols="AAA,BBB", tag="trend", end_date="2029-06-30").data
+
+    assert report["totals"]["pnl_difference"] == "1696.50"
+    assert report["marks"]["AAA"] == {"date": "2025-03-07", "close": "105.000000"}
+    assert report["curve"][-1]["date"] == "2025-03-07"

@@ -290,3 +290,13 @@ def test_a_sweep_heatmap_through_the_api(committing_api, other_api, spy_aapl_msf
     assert by_return["x"]["name"] == "slow" and by_return["y"]["name"] == "fast"
     assert api.get(f"/api/v1/backtest/sweeps/{sweep_id}/sensitivity?x=period").status_code == 400
     assert other_api.get(f"/api/v1/backtest/sweeps/{sweep_id}/sensitivity").status_code == 404
+
+
+def test_a_run_from_the_first_centuries_gets_its_robustness_not_an_error(user, api, spy_aapl_msft_bars):
+    curve = [{"date": "0002-03-01", "equity": 10_000}, {"date": "2024-01-02", "equity": 10_000},
+             {"date": "2024-01-03", "equity": 10_100}]
+    run = _run(user, [{"entry_date": "2024-01-02", "pnl": 100.0, "return_pct": 0.01}] * 2, curve)
+
+    response = api.get(f"/api/v1/backtest/results/{run.pk}/robustness")
+
+    assert response.status_code == 200 and response.data["monte_carlo"]["n_trades"] == 2

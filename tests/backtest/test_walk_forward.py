@@ -242,3 +242,16 @@ def test_the_cli_runs_a_walk_forward_and_prints_its_windows(spy_aapl_msft_bars):
                  "--end", "2025-12-31", "--walk-forward", "--grid", '{"fast": [5, 10], "slow": [30, 50]}',
                  "--train-days", "120", "--test-days", "60", stdout=summary)
     assert "walk-forward efficiency" in summary.getvalue() and "window 7" in summary.getvalue()
+
+
+def test_windows_are_counted_on_the_sessions_with_bars_even_when_the_dates_reach_past_the_calendar(committing_api,
+                                                                                                    spy_aapl_msft_bars):
+    """Bars run 2024-01-02 to 2025-12-31; the NYSE calendar ends two years from today."""
+    response = committing_api.post("/api/v1/backtest/walk-forward",
+                                   _body(start_date="0001-01-03", end_date="2090-12-31"), format="json")
+
+    assert response.status_code == 202, response.data
+    run = WalkForwardRun.objects.get()
+    windows = list(run.windows.order_by("index"))
+    assert run.status == "SUCCEEDED" and len(windows) == 7
+    assert (windows[0].train_start, windows[-1].test_end) == (date(2024, 1, 2), date(2025, 12, 31))
