@@ -3,6 +3,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Value
+from django.db.models.functions import NullIf
 
 MONEY = {"max_digits": 20, "decimal_places": 2}
 PRICE = {"max_digits": 20, "decimal_places": 6}
@@ -135,7 +137,8 @@ class Order(models.Model):
     STATUSES = [(s, s.replace("_", " ").title()) for s in (NEW, ACCEPTED, PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED, EXPIRED)]
     OPEN_STATUSES = (NEW, ACCEPTED, PARTIALLY_FILLED)
     TERMINAL_STATUSES = (FILLED, CANCELLED, REJECTED, EXPIRED)
-    SOURCES = [(s, s.title()) for s in ("API", "ALERT", "PLAN", "STRATEGY", "APPROVAL", "DASHBOARD", "ADMIN")]
+    BROKER = "BROKER"  # executed at the broker outside AlphaLoop (imported history, reconciliation)
+    SOURCES = [(s, s.title()) for s in ("API", "ALERT", "PLAN", "STRATEGY", "APPROVAL", "DASHBOARD", "ADMIN", BROKER)]
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="orders")
     plan = models.ForeignKey(TradingPlan, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
@@ -207,9 +210,19 @@ class Fill(models.Model):
         **MONEY, default=Decimal("0"), help_text="How this fill moved cash: -(notional + commission) for a buy, notional - commission for a sell"
     )
     external_id = models.CharField(max_length=64, blank=True, help_text="The broker's execution id (dedups re-sent fills)")
+    # ``external_id`` or NULL when blank: the database keeps one fill per broker execution and account
+    # (NULLs never collide, so fills without an execution id, e.g. paper fills, are unconstrained).
+    execution_key = models.GeneratedField(
+        expression=NullIf(F("external_id"), Value("")),
+        output_field=models.CharField(max_length=64, null=True),
+        db_persist=True,
+    )
     executed_at = models.DateTimeField()
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "execution_key"], name="uk_fill_account_execution"),
+        ]
         indexes = [models.Index(fields=["account", "symbol", "executed_at"], name="idx_fill_account_symbol")]
         ordering = ["executed_at", "id"]
 
