@@ -411,6 +411,17 @@ def equity_snapshots_backfill(*, account: Account, start: dt.date, end: dt.date)
     return snapshots
 
 
+def equity_snapshots_backfill_since(
+    *, account: Account, start: dt.date, now: dt.datetime | None = None
+) -> list[EquitySnapshot]:
+    """Backfill from ``start`` through the last closed session (nothing when that is before ``start``): after fills
+    dated in the past were booked, every later snapshot is rewritten, so the curve stays chained to today."""
+    end = calendar.last_closed_session(now or timezone.now())
+    if start > end:
+        return []
+    return equity_snapshots_backfill(account=account, start=start, end=end)
+
+
 def equity_snapshot_job_run(*, now: dt.datetime | None = None) -> dict:
     """The 16:30 ET job: snapshot every account for today's session once it has closed.
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
 from django.db import OperationalError
 
 from equity import services
-from orders.models import Fill
+from orders.models import Account, Fill
 
 
 @shared_task(name="equity.tasks.equity_snapshot_job")
@@ -26,3 +28,12 @@ def attribution_record_fill(fill_id: int) -> list[int]:
     if fill is None:
         return []
     return [row.pk for row in services.attribution_record_fill(fill=fill)]
+
+
+@shared_task(name="equity.tasks.equity_backfill_since")
+def equity_backfill_since(account_id: int, start: str) -> int:
+    """Rewrite an account's snapshots from ``start`` (ISO date) through the last closed session."""
+    account = Account.objects.filter(pk=account_id).first()
+    if account is None:
+        return 0
+    return len(services.equity_snapshots_backfill_since(account=account, start=dt.date.fromisoformat(start)))
