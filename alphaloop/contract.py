@@ -19,8 +19,10 @@ from typing import Any
 from uuid import UUID
 
 import jsonschema
-from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
+from rest_framework import serializers
+from rest_framework.exceptions import APIException, ParseError, ValidationError
+from rest_framework.fields import empty
+from rest_framework.parsers import JSONParser, MultiPartParser
 
 
 def _python_pattern(pattern: str) -> str:
@@ -273,3 +275,56 @@ def query_data(request) -> dict[str, str]:
     if errors:
         raise ValidationError(errors)
     return data
+
+
+# --- multipart uploads ---------------------------------------------------------------------------------
+
+class RequestTooLarge(APIException):
+    status_code = 413
+    default_code = "request_too_large"
+
+
+class ContractMultiPartParser(MultiPartParser):
+    """A ``multipart/form-data`` body (a file upload) of at most ``max_bytes`` (the view's ``upload_max_bytes``),
+    refused with a 413 ``request_too_large`` from its Content-Length before anything is read.
+
+    Form fields arrive as text; the view's serializer reads them with ``FormIntegerField`` and
+    ``FormBooleanField``, which accept exactly what the schema documents (``"12"``, ``"true"``), so the
+    schema stays the contract for uploads as for JSON bodies.
+    """
+
+    media_type = "multipart/form-data"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        parser_context = parser_context or {}
+        view = parser_context.get("view")
+        limit = getattr(view, "upload_max_bytes", None)
+        request = parser_context.get("request")
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
+        except ValueError:
+            raise ParseError("The Content-Length header is not a number.") from None
+        if limit is not None and length > limit:
+            raise RequestTooLarge(f"The upload is larger than {limit} bytes.")
+        return super().parse(stream, media_type, parser_context)
+
+
+class FormIntegerField(serializers.IntegerField):
+    """An integer form field: optional minus sign and digits only (no spaces, ``+``, ``1.0`` or ``1e3``)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.fullmatch(r"-?\d{1,19}", data, re.ASCII):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class FormBooleanField(serializers.BooleanField):
+    """A boolean form field, spelled as JSON spells it: ``true`` or ``false``; left out, its default (DRF reads a
+    missing HTML checkbox as false, which is not what an omitted field means here)."""
+
+    default_empty_html = empty
+
+    def to_internal_value(self, data):
+        if data not in ("true", "false"):
+            self.fail("invalid", input=data)
+        return data == "true"

@@ -214,6 +214,7 @@ SPECTACULAR_SETTINGS = {
         "TradeDirectionEnum": "journal.serializers.DIRECTIONS",
         "BacktestStatusEnum": "backtest.models.BacktestRun.STATUSES",
         "NotificationChannelEnum": "notifications.models.NotificationLog.CHANNELS",
+        "FillsImportStatusEnum": "orders.external_fills.IMPORT_STATUSES",
     },
 }
 
@@ -246,6 +247,9 @@ PAPER_COMMISSION_MIN = config.get_decimal("PAPER_COMMISSION_MIN", "1.00", minimu
 PAPER_MAX_FILL_QTY = config.get_decimal("PAPER_MAX_FILL_QTY", "0", minimum="0")
 APPROVAL_TTL_MINUTES = config.get_int("APPROVAL_TTL_MINUTES", 60, minimum=1)
 PAPER_INITIAL_CASH = config.get_decimal("PAPER_INITIAL_CASH", "100000", minimum="0")
+# Largest trade-history upload (Orders page, POST /api/v1/orders/import-fills); manage.py import_fills has no limit.
+IMPORT_FILLS_MAX_BYTES = config.get_int("IMPORT_FILLS_MAX_BYTES", 2_000_000, minimum=1)
+IMPORT_FILLS_MAX_ROWS = config.get_int("IMPORT_FILLS_MAX_ROWS", 1000, minimum=1)
 RISK_FREE_RATE = config.get_decimal("RISK_FREE_RATE", "0.04", minimum="-1", maximum="1")
 # Annual risk-free rate of backtest Sharpe/Sortino/alpha when a run gives none (0, as backtrader, vectorbt, empyrical).
 BACKTEST_RISK_FREE_RATE = config.get_decimal("BACKTEST_RISK_FREE_RATE", "0", minimum="-0.1", maximum="1")

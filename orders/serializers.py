@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from rest_framework import serializers
 
+from alphaloop.contract import FormBooleanField, FormIntegerField
+from orders.external_fills import IMPORT_STATUSES
+from orders.importers import FORMATS
 from orders.models import Account, ApprovalRequest, Fill, Order, TradingPlan
 
 PRICE_FIELD = {"max_digits": 20, "decimal_places": 6}
@@ -289,3 +292,52 @@ class MarketSessionSerializer(serializers.Serializer):
     changes_at = _MarketTime(help_text="When the state changes next (pre-market 04:00 ET, open, close, after-hours end)")
     orders_accepted = serializers.BooleanField(help_text="Orders pass the trading-hours rule now")
     orders_detail = serializers.CharField()
+
+
+class FillsImportSerializer(serializers.Serializer):
+    """``POST /api/v1/orders/import-fills`` (multipart/form-data): a broker's trade history and how to read it."""
+
+    file = serializers.FileField(allow_empty_file=True, help_text="The broker's file (at most IMPORT_FILLS_MAX_BYTES)")
+    format = serializers.ChoiceField(choices=FORMATS,
+                                     help_text="alpaca: GET /v2/account/activities/FILL as JSON; ibkr-flex: a Flex "
+                                               "Query's trades section as CSV; csv: executed_at,symbol,side,quantity,"
+                                               "price,commission,execution_id")
+    account_id = FormIntegerField(required=False, min_value=-(2**63), max_value=2**63 - 1,
+                                  help_text="One of your accounts (default: the first)")
+    dry_run = FormBooleanField(required=False, default=False,
+                               help_text="true: check and count everything, write nothing")
+
+
+class RowNoteSerializer(serializers.Serializer):
+    line = serializers.IntegerField(help_text="The line of the file (1 is the first)")
+    message = serializers.CharField()
+
+
+class FillsImportReportSerializer(serializers.Serializer):
+    """What an import did (or, in a dry run, would do), line by line."""
+
+    status = serializers.ChoiceField(choices=IMPORT_STATUSES)
+    detail = serializers.CharField(help_text="The outcome in a sentence")
+    format = serializers.CharField()
+    account_id = serializers.IntegerField()
+    account_code = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    rows = serializers.IntegerField(help_text="Data rows read")
+    executions = serializers.IntegerField(help_text="US-stock executions among them")
+    imported = serializers.IntegerField(help_text="Executions booked now")
+    duplicates = serializers.IntegerField(help_text="Executions already in the ledger (same execution id), not booked again")
+    orders_created = serializers.IntegerField(help_text="New orders with source BROKER")
+    instruments_created = serializers.ListField(child=serializers.CharField(), help_text="Symbols that were unknown")
+    symbols = serializers.ListField(child=serializers.CharField(), help_text="Symbols of the executions booked")
+    first_executed_at = serializers.DateTimeField(allow_null=True)
+    last_executed_at = serializers.DateTimeField(allow_null=True)
+    positions_replayed = serializers.ListField(
+        child=serializers.CharField(), help_text="Symbols whose position was replayed in execution order (older executions)")
+    skipped = RowNoteSerializer(many=True, help_text="Rows left out on purpose (options, forex, summary lines, ...)")
+    errors = RowNoteSerializer(many=True, help_text="Bad rows: any one of them and nothing is imported")
+
+
+class FillsImportRefusalSerializer(FillsImportReportSerializer):
+    """A file with bad rows: nothing was imported; ``errors`` names each line."""
+
+    code = serializers.CharField(help_text="import_refused")

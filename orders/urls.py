@@ -10,6 +10,7 @@ urlpatterns = [
     path("orders/preview", views.OrderPreviewView.as_view(), name="order-preview"),
     path("orders/history", views.OrderHistoryView.as_view(), name="order-history"),
     path("orders/open", views.OpenOrdersView.as_view(), name="order-open"),
+    path("orders/import-fills", views.FillsImportView.as_view(), name="order-import-fills"),
     path("orders/<int:pk>/status", views.OrderStatusView.as_view(), name="order-status"),
     path("orders/<int:pk>/cancel", views.OrderCancelView.as_view(), name="order-cancel"),
     path("positions", views.PositionsView.as_view(), name="positions"),

@@ -7,6 +7,7 @@ Malformed input is a 400 naming the field. Another user's order, plan or approva
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
@@ -14,10 +15,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alphaloop.contract import query_data
+from alphaloop.contract import ContractMultiPartParser, query_data
 from alphaloop.net import client_ip
 from alphaloop.scoping import owned_by, user_account, user_accounts
 from orders import selectors, services
+from orders.external_fills import fills_import
 from orders.models import ApprovalRequest, Order, TradingPlan
 from orders.serializers import (
     AccountSerializer,
@@ -28,6 +30,9 @@ from orders.serializers import (
     ClientOrderIdConflictSerializer,
     ErrorSerializer,
     ExposureSerializer,
+    FillsImportRefusalSerializer,
+    FillsImportReportSerializer,
+    FillsImportSerializer,
     MarketSessionSerializer,
     OrderDetailSerializer,
     OrderPreviewSerializer,
@@ -340,3 +345,40 @@ class ApprovalDecideView(APIView):
                     "order": OrderSerializer(approval.order).data}
             return Response(body, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         return Response(ApprovalSerializer(approval).data)
+
+
+# --- trade history ---------------------------------------------------------------------------------
+
+class FillsImportView(APIView):
+    """Import a broker's executions (Alpaca FILL activities, an IBKR Flex trades CSV or the generic CSV) into one of
+    your accounts: idempotent on the broker's execution id; a file with a bad row imports nothing (422, every bad
+    line named); ``dry_run`` checks and counts without writing."""
+
+    parser_classes = [ContractMultiPartParser]
+
+    @property
+    def upload_max_bytes(self) -> int:
+        return settings.IMPORT_FILLS_MAX_BYTES
+
+    @extend_schema(
+        request={"multipart/form-data": FillsImportSerializer},
+        responses={200: FillsImportReportSerializer, 404: NOT_FOUND,
+                   413: OpenApiResponse(ErrorSerializer, description="The upload is larger than IMPORT_FILLS_MAX_BYTES "
+                                                                     "(code request_too_large)"),
+                   415: OpenApiResponse(ErrorSerializer, description="The body is not multipart/form-data"),
+                   422: OpenApiResponse(FillsImportRefusalSerializer,
+                                        description="Bad rows (each with its line): nothing was imported")},
+        tags=["orders"],
+    )
+    def post(self, request):
+        serializer = FillsImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        account = user_account(request.user, data.get("account_id"))
+        report = fills_import(account=account, content=data["file"].read(), file_format=data["format"],
+                              dry_run=data["dry_run"], max_rows=settings.IMPORT_FILLS_MAX_ROWS, user=request.user,
+                              ip_address=client_ip(request))
+        body = FillsImportReportSerializer(report.as_dict()).data
+        if report.status == "refused":
+            return Response({**body, "code": "import_refused"}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return Response(body)
