@@ -131,6 +131,68 @@
     ], list(approvals), "No approvals waiting.");
   }
 
+  // Import fills: a multipart upload (AL's helpers send JSON), with a token from the login session.
+  async function uploadFills(form) {
+    const csrf = (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "";
+    const session = await fetch("/session-token", { method: "POST", credentials: "same-origin",
+      headers: { "X-CSRFToken": decodeURIComponent(csrf) } });
+    if (!session.ok) return { ok: false, status: session.status, data: { detail: "Your session has ended: sign in again." } };
+    const body = new FormData();
+    body.append("file", form.elements.file.files[0]);
+    body.append("format", form.elements.format.value);
+    body.append("dry_run", form.elements.mode.value === "dry_run" ? "true" : "false");
+    const response = await fetch("/api/v1/orders/import-fills", { method: "POST", body,
+      headers: { Authorization: "Bearer " + (await session.json()).access } });
+    const text = await response.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (err) { data = { detail: text }; }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  const dateTimeET = (iso) => new Date(iso).toLocaleString("en-US", { timeZone: "America/New_York", year: "numeric",
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }) + " ET";
+
+  function importReport(data) {
+    const host = document.getElementById("import-result");
+    if (!data || !Array.isArray(data.errors)) {
+      host.replaceChildren(el("div", { class: "notice bad" }, `Not imported: ${errors(data)}`));
+      return;
+    }
+    const cls = data.status === "refused" ? "bad" : data.skipped.length ? "warn" : "ok";
+    const parts = [el("div", { class: "notice " + cls }, data.detail)];
+    if (data.imported) {
+      parts.push(el("p", { class: "muted" }, `${data.orders_created} new order(s); ${data.symbols.join(", ")}; executions from `
+        + `${dateTimeET(data.first_executed_at)} to ${dateTimeET(data.last_executed_at)}.`));
+    }
+    if (data.instruments_created.length) {
+      parts.push(el("p", { class: "muted" }, `New symbols, no prices yet (fetch_bars or import_bars): ${data.instruments_created.join(", ")}.`));
+    }
+    const notes = [...data.errors.map((n) => ({ ...n, kind: "Bad row" })), ...data.skipped.map((n) => ({ ...n, kind: "Skipped" }))];
+    const rows = el("div", { id: "import-rows" });
+    parts.push(rows);
+    host.replaceChildren(...parts);
+    if (notes.length) {
+      table(rows, [{ label: "Line", value: (n) => n.line }, { label: "", value: (n) => n.kind, cls: (n) => n.kind === "Bad row" ? "down" : "" },
+        { label: "What happened", value: (n) => n.message }], notes);
+    }
+  }
+
+  document.getElementById("import-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = event.target.querySelector("button[type=submit]");
+    button.disabled = true;
+    notice("import-result", "Importing…", "warn");
+    try {
+      const { data } = await uploadFills(event.target);
+      importReport(data);
+    } catch (err) {
+      notice("import-result", "The server could not be reached.", "bad");
+    } finally {
+      button.disabled = false;
+    }
+    refresh();
+  });
+
   function sessionNote(data) {
     const note = document.getElementById("ticket-session");
     note.replaceChildren(el("strong", {}, `NYSE ${data.text}.`), ` ${data.orders_detail}`);
