@@ -34,6 +34,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Max
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from alphaloop.audit import audit_log_create
@@ -215,11 +216,13 @@ def _plan(account: Account, executions: list[ExternalExecution], now: dt.datetim
             errors.append(RowNote(execution.line,
                                   "executed before 1990-01-02, the first session AlphaLoop's NYSE calendar knows"))
 
+    # Execution ids are compared without regard to letter case (as MariaDB's collation compares them), on every
+    # database: an id is never booked twice in two spellings.
     seen: dict[str, ExternalExecution] = {}
     unique: list[ExternalExecution] = []
     duplicates = 0
     for execution in executions:
-        first = seen.setdefault(execution.execution_id, execution)
+        first = seen.setdefault(execution.execution_id.lower(), execution)
         if first is execution:
             unique.append(execution)
         elif _same(first, execution):
@@ -231,7 +234,7 @@ def _plan(account: Account, executions: list[ExternalExecution], now: dt.datetim
     booked = _booked_fills(account, [execution.execution_id for execution in unique])
     fresh: list[ExternalExecution] = []
     for execution in unique:
-        fill = booked.get(execution.execution_id)
+        fill = booked.get(execution.execution_id.lower())
         if fill is None:
             fresh.append(execution)
         elif (fill.symbol, fill.side, fill.quantity, fill.price) == (execution.symbol, execution.side,
@@ -255,10 +258,12 @@ def _same(a: ExternalExecution, b: ExternalExecution) -> bool:
 
 
 def _booked_fills(account: Account, execution_ids: list[str]) -> dict[str, Fill]:
+    """The account's fills with these execution ids in any letter case, by lower-case id."""
     found: dict[str, Fill] = {}
-    for start in range(0, len(execution_ids), 500):
-        chunk = execution_ids[start:start + 500]
-        found.update({fill.external_id: fill for fill in Fill.objects.filter(account=account, external_id__in=chunk)})
+    keys = [execution_id.lower() for execution_id in execution_ids]
+    fills = Fill.objects.filter(account=account).annotate(key=Lower("external_id"))
+    for start in range(0, len(keys), 500):
+        found.update({fill.key: fill for fill in fills.filter(key__in=keys[start:start + 500])})
     return found
 
 

@@ -112,9 +112,9 @@ def decimal_read(text: object, name: str, *, strip_thousands: bool = False) -> D
 def positive_6dp(value: Decimal, name: str) -> Decimal:
     """A quantity or price: positive, and exact at the ledger's 6 decimal places."""
     if value <= 0:
-        raise RowError(f"{name} must be positive, not {value.normalize():f}")
+        raise RowError(f"{name} must be positive, not {value:f}")
     if value != value.quantize(PRICE_PLACES):
-        raise RowError(f"{name} {value.normalize():f} has more than 6 decimal places")
+        raise RowError(f"{name} {value:f} has more than 6 decimal places")
     return value.quantize(PRICE_PLACES)
 
 
@@ -138,8 +138,8 @@ def id_read(text: object, name: str) -> str:
     if not isinstance(text, str):
         raise RowError(f"{name} must be text")
     value = str(text).strip()
-    if len(value) > ID_LENGTH or not value.isprintable():
-        raise RowError(f"{name} {value[:80]!r} is not an id (printable, at most {ID_LENGTH} characters)")
+    if len(value) > ID_LENGTH or not (value.isascii() and value.isprintable()):
+        raise RowError(f"{name} {value[:80]!r} is not an id (printable ASCII, at most {ID_LENGTH} characters)")
     return value
 
 

@@ -229,8 +229,9 @@ def test_the_generic_csv_takes_its_columns_in_any_order_and_case_with_an_optiona
     ("2024-03-11T10:00:00,AAPL INC!,BUY,1,1,0,X", "symbol 'AAPL INC!' is not a ticker (letters, digits, '.' and '-', "
                                                   "at most 32)"),
     ("2024-03-11T10:00:00,AAPL,BUY,1,1,0,X,extra", "expected 7 fields like the header, found 8"),
-    ("2024-03-11T10:00:00,AAPL,BUY,1,1,0," + "x" * 65, "execution_id '" + "x" * 65 + "' is not an id (printable, at "
-                                                        "most 64 characters)"),
+    ("2024-03-11T10:00:00,AAPL,BUY,1,1,0," + "x" * 65, "execution_id '" + "x" * 65 + "' is not an id (printable "
+                                                        "ASCII, at most 64 characters)"),
+    ("2024-03-11T10:00:00,AAPL,BUY,1,1,0,Ä-1", "execution_id 'Ä-1' is not an id (printable ASCII, at most 64 characters)"),
 ])
 def test_a_bad_generic_row_says_what_is_wrong(row, message):
     parsed = read("csv", f"executed_at,symbol,side,quantity,price,commission,execution_id\n\n{row}\n")

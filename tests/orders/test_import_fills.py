@@ -364,3 +364,15 @@ def test_the_command_dry_run_and_an_unknown_account(account, after_the_close, ca
 
     assert "Would import 3 execution(s) into PAPER-trader" in capsys.readouterr().out
     assert not Fill.objects.exists()
+
+
+def test_execution_ids_that_differ_only_in_letter_case_are_one_execution(account, after_the_close):
+    row = "2024-03-12T10:15:00-04:00,AMZN,BUY,20,175.05,1.00,{}\n"
+    text = "executed_at,symbol,side,quantity,price,commission,execution_id\n" + row.format("ex-1") + row.format("EX-1")
+
+    report = fills_import(account=account, content=text.encode(), file_format="csv")
+    again = fills_import(account=account, content=text.upper().encode(), file_format="csv")
+
+    assert (report.booking.imported, report.booking.duplicates) == (1, 1)
+    assert (again.booking.imported, again.booking.duplicates) == (0, 2)
+    assert list(Fill.objects.values_list("external_id", flat=True)) == ["ex-1"]
