@@ -285,8 +285,8 @@ class RequestTooLarge(APIException):
 
 
 class ContractMultiPartParser(MultiPartParser):
-    """A ``multipart/form-data`` body (a file upload) of at most ``max_bytes`` (the view's ``upload_max_bytes``),
-    refused with a 413 ``request_too_large`` from its Content-Length before anything is read.
+    """A ``multipart/form-data`` body (a file upload): one longer than the view's ``upload_max_bytes`` is refused
+    with a 413 ``request_too_large`` from its Content-Length, before anything is read.
 
     Form fields arrive as text; the view's serializer reads them with ``FormIntegerField`` and
     ``FormBooleanField``, which accept exactly what the schema documents (``"12"``, ``"true"``), so the
