@@ -13,6 +13,7 @@ A strategy is one small class in its own module of this package::
         def init(self, data):            # once, the whole history, vectorized
             self.indicator("sma", sma(data.close, self.params.period))
             self.wake_on(...)           # optional: the only bars on_bar acts on
+            self.act_by_position(...)   # optional: on_bar's orders as arrays (faster)
 
         def on_bar(self, data):          # per bar, data ends at this bar
             if data.close[-1, 0] > data["sma"][-1, 0]:
@@ -35,9 +36,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, get_type_hints
 
 import numpy as np
 
+from backtest.sizing import AllIn, Sizer
+
 if TYPE_CHECKING:
     from backtest.engine import Broker, Data, Order
-    from backtest.sizing import Sizer
 
 
 class ParamError(ValueError):
@@ -99,7 +101,9 @@ class Strategy(ABC):
     The engine calls ``init(data)`` once with the whole history, then
     ``on_bar(data)`` with data that ends at the current bar. If ``init``
     called ``wake_on``, ``on_bar`` runs only on those bars, and must do
-    nothing on the others (the engine checks that both give the same fills).
+    nothing on the others; if it called ``act_by_position``, the engine
+    places those orders itself and does not call ``on_bar`` (the tests check
+    that each gives the same fills as ``on_bar`` on every bar).
     """
 
     id: ClassVar[str] = ""
@@ -203,6 +207,35 @@ class Strategy(ABC):
             raise ValueError(f"wake_on mask has shape {mask.shape}; expected ({len(self._data.index)},)")
         self._data._wake_on(mask)
 
+    def act_by_position(
+        self,
+        *,
+        flat: Any = None,
+        long: Any = None,
+        short: Any = None,
+        size: Sizer | None = None,
+        tag: str = "",
+    ) -> None:
+        """Declare what ``on_bar`` does, as arrays, so the engine can do it without calling ``on_bar``.
+
+        ``flat``, ``long`` and ``short`` are ``(bars, symbols)`` arrays of
+        ``Act`` codes (None: no action): on bar t, symbol by symbol in column
+        order, ``on_bar`` places the orders of the code found in the table of
+        the position it holds then (``self.position(col)``: 0, > 0 or < 0),
+        ``Act.BUY`` as ``self.buy(col, size=size, tag=tag)``, ``Act.SELL`` as
+        ``self.sell(...)``, ``Act.CLOSE`` as ``self.close(col, tag=tag)``, and
+        ``Act.CLOSE_AND_BUY`` / ``Act.CLOSE_AND_SELL`` a close followed by the
+        buy / sell. With the tables declared, the engine runs them on the bars
+        they act on and never calls ``on_bar``, which must do exactly the same
+        (``Backtest(..., fast_path=False)`` calls it on every bar; the tests
+        hold both to the same fills). One call, in ``init``.
+        """
+        self._require_init("act_by_position")
+        tables = {"flat": flat, "long": long, "short": short}
+        if self.start_bar:  # the bars before start_bar are history: no order there, as on_bar's callers ensure
+            tables = {name: None if table is None else _from_bar(table, self.start_bar) for name, table in tables.items()}
+        self._data._act_by_position(tables, size or AllIn(), tag)
+
     def _require_init(self, what: str) -> None:
         if not self._in_init:
             raise RuntimeError(f"{what}() is for init(), before the first bar")
@@ -268,10 +301,7 @@ class Strategy(ABC):
 
     def pending_orders(self, symbol: int | str | None = None) -> list[Order]:
         broker = self._broker
-        if symbol is None:
-            return list(broker.pending)
-        col = broker.col(symbol)
-        return [order for order in broker.pending if order.col == col]
+        return broker.pending_orders(None if symbol is None else broker.col(symbol))
 
     @property
     def equity(self) -> float:
@@ -315,3 +345,12 @@ class Strategy(ABC):
             take_profit=take_profit,
             tag=tag,
         )
+
+
+def _from_bar(table: Any, start: int) -> np.ndarray:
+    """``table`` with no action on the bars before ``start``."""
+    from backtest.engine import Act
+
+    masked = np.array(table, copy=True)
+    masked[:start] = Act.NONE
+    return masked

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backtest.engine import Data
+from backtest.engine import Act, Data
 from backtest.sizing import AllIn, FractionOfEquity
 from backtest.strategies.base import ParamError, Strategy, param
 
@@ -61,15 +61,20 @@ class RsiReversion(Strategy):
     params: Params
 
     def init(self, data: Data) -> None:
-        rsi = wilder_rsi(pd.DataFrame(data.close), self.params.period).to_numpy()
+        p = self.params
+        rsi = wilder_rsi(pd.DataFrame(data.close), p.period).to_numpy()
         self.indicator("rsi", rsi)
-        # Every bar with an RSI beyond a threshold may act; the others cannot.
-        with np.errstate(invalid="ignore"):
-            self.wake_on((rsi < self.params.lower) | (rsi > self.params.exit))
-            if self.params.allow_short:
-                self.wake_on(rsi < self.params.exit)
         n_symbols = len(data.symbols)
         self.size = AllIn() if n_symbols == 1 else FractionOfEquity(1.0 / n_symbols)
+        # on_bar below, as arrays (a NaN RSI compares False: no action).
+        with np.errstate(invalid="ignore"):
+            short_entry = (rsi > p.upper) & p.allow_short
+            self.act_by_position(
+                flat=np.select([rsi < p.lower, short_entry], [Act.BUY, Act.SELL], Act.NONE),
+                long=np.where(rsi > p.exit, Act.CLOSE, Act.NONE),
+                short=np.where(rsi < p.exit, Act.CLOSE, Act.NONE),
+                size=self.size,
+            )
 
     def on_bar(self, data: Data) -> None:
         p = self.params

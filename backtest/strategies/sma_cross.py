@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backtest.engine import Data
+from backtest.engine import Act, Data
 from backtest.sizing import AllIn, FractionOfEquity
 from backtest.strategies.base import ParamError, Strategy, param
 
@@ -61,9 +61,18 @@ class SmaCross(Strategy):
         self.indicator("sma_fast", fast)
         self.indicator("sma_slow", slow)
         self.indicator("signal", signal)
-        self.wake_on(signal != 0)
         n_symbols = len(data.symbols)
         self.size = AllIn() if n_symbols == 1 else FractionOfEquity(1.0 / n_symbols)
+        # on_bar below, as arrays: the engine places these orders without calling it.
+        up, down = signal > 0, signal < 0
+        short = self.params.allow_short
+        when_held = np.select([up, down], [Act.CLOSE_AND_BUY, Act.CLOSE_AND_SELL if short else Act.CLOSE], Act.NONE)
+        self.act_by_position(
+            flat=np.select([up, down], [Act.BUY, Act.SELL if short else Act.NONE], Act.NONE),
+            long=when_held,
+            short=when_held,
+            size=self.size,
+        )
 
     def on_bar(self, data: Data) -> None:
         signal = data["signal"][-1]
