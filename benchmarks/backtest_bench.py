@@ -30,9 +30,11 @@ and the ratios. The settings are the ones the three share exactly:
 - portfolio: 500 symbols x 2,520 bars in one account of $10M, long only (a
   cross up buys 1/500 of the equity, capped by the cash; a cross down sells),
   whole shares, no commission. vectorbt models the shared account
-  (``cash_sharing``); backtesting.py trades one symbol per run, so it runs
-  each symbol alone with $10M / 500 and its trades match on dates and prices
-  but not on share counts.
+  (``cash_sharing``, its default order of columns within a bar: AlphaLoop
+  fills sells first, which only matters when the cash runs short, and the
+  script counts any trade that differs); backtesting.py trades one symbol
+  per run, so it runs each symbol alone with $10M / 500 and its trades match
+  on dates and prices but not on share counts.
 
 AlphaLoop and vectorbt are timed as the best of ``--repeats`` runs taken in
 turns (vectorbt after a first call that compiles its numba code, timed
