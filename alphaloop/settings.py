@@ -215,6 +215,7 @@ SPECTACULAR_SETTINGS = {
         "BacktestStatusEnum": "backtest.models.BacktestRun.STATUSES",
         "NotificationChannelEnum": "notifications.models.NotificationLog.CHANNELS",
         "FillsImportStatusEnum": "orders.external_fills.IMPORT_STATUSES",
+        "SignalDirectionEnum": "factors.models.Signal.DIRECTIONS",
     },
 }
 

@@ -83,6 +83,14 @@ def test_spec_decimal_precisions_and_unique_keys():
     assert {f.name: f.default for f in models["trade_journal"]._meta.fields}["journal_status"] == "DRAFT"
 
 
+def _placeholder(match: re.Match) -> str:
+    """A value the path converter accepts, so the request reaches the view."""
+    converter, name = match.groups()
+    if converter == "uuid":
+        return "00000000-0000-0000-0000-000000000001"
+    return "SYM" if "symbol" in name else "1"
+
+
 def _api_v1_paths() -> list[str]:
     """Every concrete /api/v1/ path, with placeholder ids filled in."""
     paths: list[str] = []
@@ -93,7 +101,7 @@ def _api_v1_paths() -> list[str]:
             if isinstance(p, URLResolver):
                 walk(p.url_patterns, route)
             elif isinstance(p, URLPattern):
-                paths.append("/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "SYM" if "symbol" in m.group(1) else "1", route).lstrip("^").rstrip("$"))
+                paths.append("/" + re.sub(r"<(?:(\w+):)?(\w+)>", _placeholder, route).lstrip("^").rstrip("$"))
 
     walk(get_resolver().url_patterns, "")
     return [p for p in paths if p.startswith("/api/v1/") and not p.startswith("/api/v1/auth/token")]
