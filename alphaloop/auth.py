@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 
 from django.conf import settings
 from django.contrib.auth import signals
@@ -25,6 +27,7 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, Toke
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from alphaloop.audit import audit_log_create
+from alphaloop.net import client_ip
 from alphaloop.openapi import ErrorSerializer
 from alphaloop.ws_tickets import ws_ticket_issue
 
@@ -32,9 +35,15 @@ logger = logging.getLogger(__name__)
 
 
 class LoginRateThrottle(AnonRateThrottle):
-    """Per-IP rate limit on credential endpoints, on top of django-axes' per-username lockout."""
+    """Per-IP rate limit (LOGIN_THROTTLE_RATE) on every credential endpoint, on top of django-axes'
+    per-username lockout: the token endpoints, the browser login and the admin login draw on one
+    budget per client IP. The IP is the audit log's (``alphaloop.net.client_ip``): X-Forwarded-For
+    counts only from a TRUSTED_PROXIES peer, so a forged header cannot buy a fresh budget."""
 
     scope = "login"
+
+    def get_ident(self, request) -> str:
+        return client_ip(request) or ""
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
@@ -107,6 +116,23 @@ class WsTicketView(APIView):
     def post(self, request):
         ticket = ws_ticket_issue(user=request.user)
         return Response({"ticket": ticket, "expires_in": settings.WS_TICKET_SECONDS})
+
+
+def login_throttled(view):
+    """A browser login view (the app's or the admin's) whose form posts count toward the per-IP
+    login budget it shares with the token endpoints; over budget, a plain 429 with Retry-After."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.method == "POST":
+            throttle = LoginRateThrottle()
+            if not throttle.allow_request(request, None):
+                seconds = max(1, math.ceil(throttle.wait() or 1))
+                return HttpResponse(f"Too many login attempts from your address. Try again in {seconds} seconds.",
+                                    status=429, content_type="text/plain", headers={"Retry-After": str(seconds)})
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:

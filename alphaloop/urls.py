@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from alphaloop.auth import TokenObtainView, TokenRefreshThrottledView, WsTicketView
+from alphaloop.auth import TokenObtainView, TokenRefreshThrottledView, WsTicketView, login_throttled
 from alphaloop.health import HealthView
 from dashboard.live_compare_api import LiveCompareView
 
@@ -25,8 +25,11 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # Both login forms share the per-IP login budget of the token endpoints (alphaloop.auth.LoginRateThrottle).
+    path("admin/login/", login_throttled(admin.site.login)),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", login_throttled(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+         name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include(api_v1)),
     # Outside /api/v1 on purpose: every /api/v1 path requires a JWT; this one answers anyone.

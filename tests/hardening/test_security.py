@@ -176,6 +176,65 @@ def test_the_admin_login_locks_out_after_the_failure_limit_and_cools_off(staff_u
     assert after_cool_off.status_code == 302 and after_cool_off["Location"] == "/admin/"
 
 
+# --- per-IP login throttle (LOGIN_THROTTLE_RATE, 10/min) ---------------------------------------------
+
+THROTTLE_LIMIT = 10
+
+
+def _spray(count: int, **meta) -> list[int]:
+    """Failed token logins, each with another username (a password spray), from one address."""
+    client = APIClient()
+    return [client.post("/api/v1/auth/token", {"username": f"victim{n}", "password": "guess"}, format="json",
+                        **{k: (v(n) if callable(v) else v) for k, v in meta.items()}).status_code
+            for n in range(count)]
+
+
+@pytest.mark.django_db
+def test_a_rotating_forwarded_for_from_an_untrusted_peer_is_still_throttled_after_the_limit(settings):
+    settings.TRUSTED_PROXIES = []
+
+    statuses = _spray(THROTTLE_LIMIT + 4, REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR=lambda n: f"10.0.0.{n}")
+
+    assert statuses == [401] * THROTTLE_LIMIT + [429] * 4
+
+
+@pytest.mark.django_db
+def test_behind_a_trusted_proxy_the_throttle_counts_the_forwarded_client(settings):
+    import ipaddress
+
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.1/32")]
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}
+
+    one_client = _spray(THROTTLE_LIMIT + 1, **proxy, HTTP_X_FORWARDED_FOR="203.0.113.9")
+    next_client = _spray(1, **proxy, HTTP_X_FORWARDED_FOR="203.0.113.10")
+    spoofed_through_proxy = _spray(1, **proxy, HTTP_X_FORWARDED_FOR="10.9.9.9, 203.0.113.9")
+
+    assert one_client == [401] * THROTTLE_LIMIT + [429]
+    assert next_client == [401]  # another client behind the same proxy has its own budget
+    assert spoofed_through_proxy == [429]  # the proxy appended the real client: the forged part is ignored
+
+
+@pytest.mark.django_db
+def test_browser_admin_and_token_logins_share_one_per_ip_budget():
+    meta = {"REMOTE_ADDR": "198.51.100.8"}
+    browser, admin = Client(**meta), Client(**meta)
+
+    pages = [browser.post("/accounts/login/", {"username": f"victim{n}", "password": "guess"}).status_code
+             for n in range(4)]
+    admins = [admin.post("/admin/login/", {"username": f"staff{n}", "password": "guess"}).status_code
+              for n in range(4)]
+    tokens = _spray(3, **meta)
+    refused_page = browser.post("/accounts/login/", {"username": "victim9", "password": "guess"})
+    refused_admin = admin.post("/admin/login/", {"username": "staff9", "password": "guess"})
+    form = browser.get("/accounts/login/")
+
+    assert (pages, admins, tokens) == ([200] * 4, [200] * 4, [401, 401, 429])  # 200: the form, with its error
+    assert refused_page.status_code == 429 and refused_admin.status_code == 429
+    assert b"Too many login attempts from your address" in refused_page.content
+    assert int(refused_page["Retry-After"]) > 0
+    assert form.status_code == 200  # showing the form is not an attempt
+
+
 # --- WebSocket: origin and single-use tickets ---------------------------------------------------------
 
 def _ticket(user) -> str:
