@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import warnings
 from datetime import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -13,9 +14,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 env = environ.Env()
 
-# Values that must never protect a production deployment.
-DEFAULT_SECRETS = {"", "change-me-please", "changeme", "secret", "django-insecure"}
-MIN_SECRET_LENGTH = 32
+# The key a DEBUG run falls back to when none is set; never accepted with DEBUG off.
+DEBUG_ONLY_SECRET = "insecure-debug-only-key-" + "x" * 40
+# Values that must never protect a production deployment (compared stripped, in any case).
+DEFAULT_SECRETS = {"", "change-me-please", "changeme", "secret", "django-insecure", DEBUG_ONLY_SECRET}
+INSECURE_PREFIXES = ("django-insecure", "insecure-", "change-me", "changeme")
+# Django's own rule for SECRET_KEY (check --deploy, security.W009), applied to both keys.
+MIN_SECRET_LENGTH = 50
+MIN_SECRET_CHARACTERS = 5
+DEFAULT_SECRET = "is missing or a default value"
 
 
 def _raw(name: str) -> str | None:
@@ -120,14 +127,53 @@ def database(url: str) -> dict:
     return config
 
 
+def secret_weakness(value: str) -> str | None:
+    """Why ``value`` must not sign anything in production, or None when it may."""
+    normalized = value.strip().lower()
+    if normalized in DEFAULT_SECRETS:
+        return DEFAULT_SECRET
+    if normalized.startswith(INSECURE_PREFIXES):
+        return "starts with a known insecure prefix"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"is {len(value)} characters long; at least {MIN_SECRET_LENGTH} are needed"
+    if len(set(value)) < MIN_SECRET_CHARACTERS:
+        return f"has fewer than {MIN_SECRET_CHARACTERS} distinct characters"
+    return None
+
+
+def jwt_signing_key() -> str:
+    """JWT_SIGNING_KEY, or the spec's name for it, JWT_SECRET_KEY (both set: they must agree)."""
+    ours, spec = env.str("JWT_SIGNING_KEY", default=""), env.str("JWT_SECRET_KEY", default="")
+    if ours and spec and ours != spec:
+        raise ImproperlyConfigured("JWT_SIGNING_KEY and JWT_SECRET_KEY (its alias) are both set and differ: set one of them")
+    return ours or spec
+
+
 def require_secrets(*, debug: bool, secret_key: str, jwt_signing_key: str) -> None:
-    """Refuse to start in production with a missing or default secret."""
+    """Refuse to start with DEBUG off on a missing, default or weak key, or one key for both jobs.
+
+    With DEBUG on (where JWT_SIGNING_KEY falls back to SECRET_KEY, and both to DEBUG_ONLY_SECRET)
+    a default or weak key only warns, with the spec's startup warning.
+    """
     if debug:
+        # The spec calls the JWT key JWT_SECRET_KEY; its warning keeps that name.
+        for name, value in (("SECRET_KEY", secret_key), ("JWT_SECRET_KEY", jwt_signing_key or secret_key)):
+            reason = secret_weakness(value)
+            if reason == DEFAULT_SECRET:
+                warnings.warn(f"⚠️ {name} is default value! Change it in production!", stacklevel=2)
+            elif reason is not None:
+                warnings.warn(f"⚠️ {name} {reason}, which DEBUG=false refuses. Change it in production!", stacklevel=2)
         return
     for name, value in (("SECRET_KEY", secret_key), ("JWT_SIGNING_KEY", jwt_signing_key)):
-        if value.strip().lower() in DEFAULT_SECRETS or value.startswith("django-insecure") or len(value) < MIN_SECRET_LENGTH:
+        reason = secret_weakness(value)
+        if reason is not None:
             raise ImproperlyConfigured(
-                f"{name} is missing or a default value. Set {name} to a random string of at least "
-                f"{MIN_SECRET_LENGTH} characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'), "
+                f"{name} {reason}. Set {name} to a random string of at least {MIN_SECRET_LENGTH} characters "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'), "
                 "or set DEBUG=true for local development only."
             )
+    if jwt_signing_key.strip() == secret_key.strip():
+        raise ImproperlyConfigured(
+            "JWT_SIGNING_KEY equals SECRET_KEY: with DEBUG off each needs its own random key, "
+            "so that one leaked key does not give away the other."
+        )

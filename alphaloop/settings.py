@@ -20,10 +20,11 @@ config.read_env_file(Path(env.str("ALPHALOOP_ENV_FILE", default=str(VAR_DIR / "l
 
 DEBUG = config.get_bool("DEBUG", False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
-JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY
+JWT_SIGNING_KEY = config.jwt_signing_key()  # also read as JWT_SECRET_KEY, the spec's name
 config.require_secrets(debug=DEBUG, secret_key=SECRET_KEY, jwt_signing_key=JWT_SIGNING_KEY)
-if DEBUG and not SECRET_KEY:
-    SECRET_KEY = JWT_SIGNING_KEY = "insecure-debug-only-key-" + "x" * 40
+if DEBUG:
+    SECRET_KEY = SECRET_KEY or config.DEBUG_ONLY_SECRET
+    JWT_SIGNING_KEY = JWT_SIGNING_KEY or SECRET_KEY
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -3,7 +3,7 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
-os.environ.setdefault("JWT_SIGNING_KEY", "test-only-jwt-key-not-for-production-0123456789")
+os.environ.setdefault("JWT_SIGNING_KEY", "test-only-jwt-key-not-for-production-0123456789-abcdefghij")
 os.environ.setdefault("ALPHALOOP_ENV_FILE", "/nonexistent/alphaloop-test.env")
 os.environ.setdefault("MARKET_FEED", "none")
 

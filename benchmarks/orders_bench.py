@@ -53,7 +53,7 @@ def configure(args: argparse.Namespace) -> str:
         "DJANGO_SETTINGS_MODULE": "alphaloop.settings",
         "ALPHALOOP_ENV_FILE": "/nonexistent",
         "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789",
-        "JWT_SIGNING_KEY": "bench-only-jwt-key-not-for-production-0123456789",
+        "JWT_SIGNING_KEY": "bench-only-jwt-key-not-for-production-0123456789-abcdef",
         "DATABASE_URL": url,
         "MARKET_FEED": "none",
         "TRADING_HOURS_ONLY": "false",

@@ -39,7 +39,7 @@ def env_for(db: Path, redis_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(DJANGO_SETTINGS_MODULE="alphaloop.settings", DEBUG="false", DATABASE_URL=f"sqlite:///{db}",
                SECRET_KEY="walkforward-bench-secret-key-0123456789-abcdefghij",
-               JWT_SIGNING_KEY="walkforward-bench-jwt-key-0123456789-abcdefghij",
+               JWT_SIGNING_KEY="walkforward-bench-jwt-key-0123456789-abcdefghijklmnop",
                ALPHALOOP_VAR_DIR=str(db.parent), ALPHALOOP_ENV_FILE=str(db.parent / "none.env"), MARKET_FEED="none",
                LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
     if redis_url:

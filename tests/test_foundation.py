@@ -226,8 +226,11 @@ def test_admin_change_writes_an_audit_row(client, user, account):
     assert row.resource == f"orders.account:{account.pk}" and row.payload["trading_state"] == "HALTED"
 
 
+REAL_SECRET = "p3Xq-9vLr2Tz8Wm5Kc1Nh7Bf4Jd6Gs0Ya-EuIoQwRtYpLkMnBvCx"
+
+
 def _start_django(env_overrides: dict) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "JWT_SIGNING_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "JWT_SIGNING_KEY", "JWT_SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}}
     env.update({"ALPHALOOP_ENV_FILE": "/nonexistent", "DJANGO_SETTINGS_MODULE": "alphaloop.settings", **env_overrides})
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, env=env, capture_output=True, text=True
@@ -241,12 +244,12 @@ def test_production_refuses_to_start_without_a_secret_key():
 
 
 def test_production_refuses_to_start_with_the_spec_default_jwt_key():
-    result = _start_django({"DEBUG": "false", "SECRET_KEY": "k" * 50, "JWT_SIGNING_KEY": "change-me-please"})
+    result = _start_django({"DEBUG": "false", "SECRET_KEY": REAL_SECRET, "JWT_SIGNING_KEY": "change-me-please"})
     assert result.returncode != 0 and "JWT_SIGNING_KEY" in result.stderr
 
 
 def test_production_starts_with_real_secrets():
-    result = _start_django({"DEBUG": "false", "SECRET_KEY": "k" * 50, "JWT_SIGNING_KEY": "j" * 50})
+    result = _start_django({"DEBUG": "false", "SECRET_KEY": REAL_SECRET, "JWT_SIGNING_KEY": REAL_SECRET[::-1]})
     assert result.returncode == 0, result.stderr
 
 

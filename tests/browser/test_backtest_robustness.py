@@ -40,7 +40,7 @@ def server(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"}}
     env.update({
         "DJANGO_SETTINGS_MODULE": "alphaloop.settings", "DEBUG": "false",
-        "SECRET_KEY": "browser-test-secret-key-0123456789-abcdefghij", "JWT_SIGNING_KEY": "browser-test-jwt-key-0123456789-abcdefghij",
+        "SECRET_KEY": "browser-test-secret-key-0123456789-abcdefghijklmnopqrst", "JWT_SIGNING_KEY": "browser-test-jwt-key-0123456789-abcdefghijklmnopqrstuvw",
         "ALPHALOOP_VAR_DIR": str(workdir), "ALPHALOOP_ENV_FILE": str(workdir / "none.env"),
         "DATABASE_URL": f"sqlite:///{workdir / 'browser.sqlite3'}", "ALPHALOOP_ADMIN_PASSWORD": PASSWORD,
         "MARKET_FEED": "none",

@@ -45,7 +45,7 @@ PRODUCTION_ENV = {
 
 def _check_deploy(overrides: dict) -> subprocess.CompletedProcess:
     kept = {k: v for k, v in os.environ.items() if not k.startswith(("SECURE_", "DEPLOY_")) and k not in {
-        "DEBUG", "SECRET_KEY", "JWT_SIGNING_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}}
+        "DEBUG", "SECRET_KEY", "JWT_SIGNING_KEY", "JWT_SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}}
     env = {**kept, "ALPHALOOP_ENV_FILE": "/nonexistent", "DJANGO_SETTINGS_MODULE": "alphaloop.settings", **overrides}
     return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
