@@ -7,7 +7,7 @@ import ipaddress
 from django.conf import settings
 
 
-def _is_trusted(address: str) -> bool:
+def is_trusted_proxy(address: str) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -22,11 +22,11 @@ def client_ip(request) -> str | None:
     spoof its address by sending its own X-Forwarded-For.
     """
     remote = request.META.get("REMOTE_ADDR") or None
-    if remote is None or not _is_trusted(remote):
+    if remote is None or not is_trusted_proxy(remote):
         return remote
     forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
     for address in reversed(forwarded):
-        if not _is_trusted(address):
+        if not is_trusted_proxy(address):
             try:
                 return str(ipaddress.ip_address(address))
             except ValueError:

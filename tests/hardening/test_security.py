@@ -243,9 +243,9 @@ def _ticket(user) -> str:
     return client.post("/api/v1/auth/ws-ticket").data["ticket"]
 
 
-async def _connects(path: str, origin=ORIGIN) -> bool:
+async def _connects(path: str, origin=ORIGIN, host: bytes = b"testserver") -> bool:
     """Whether /ws/trading accepts the socket and says hello (4401 or a refused handshake is False)."""
-    communicator = WebsocketCommunicator(application, path, headers=[origin])
+    communicator = WebsocketCommunicator(application, path, headers=[origin, (b"host", host)])
     connected, _ = await communicator.connect()
     if not connected:
         return False
@@ -283,6 +283,64 @@ def test_a_foreign_origin_is_refused_before_the_ticket_is_spent(user):
     ours = async_to_sync(_connects)(f"/ws/trading?token={ticket}")
 
     assert (foreign, missing, ours) == (False, False, True)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("origin", "host", "accepted"),
+    [
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", True),
+        ("http://127.0.0.1:9999", "127.0.0.1:8000", False),  # another port of the same host
+        ("https://127.0.0.1:8000", "127.0.0.1:8000", False),  # another scheme
+        ("http://localhost:8000", "localhost:8000", True),
+        ("https://localhost", "localhost:8000", False),
+        ("http://localhost", "localhost", True),  # port 80 implied on both sides
+        ("http://localhost:80", "localhost", True),
+        ("http://127.0.0.1:8000", "localhost:8000", False),  # another host, though both are allowed hosts
+        ("http://evil.example:8000", "evil.example:8000", False),  # not in ALLOWED_HOSTS
+        ("null", "localhost:8000", False),
+    ],
+)
+def test_a_websocket_origin_must_match_the_sites_scheme_host_and_port(user, origin, host, accepted):
+    token = str(AccessToken.for_user(user))
+
+    connects = async_to_sync(_connects)(f"/ws/trading?token={token}", (b"origin", origin.encode()), host.encode())
+
+    assert connects is accepted
+
+
+@pytest.mark.django_db(transaction=True)
+def test_behind_a_proxy_the_csrf_trusted_origins_are_the_websocket_origins_too(user, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://trading.example.com"]
+    token = str(AccessToken.for_user(user))
+    path, proxied_host = f"/ws/trading?token={token}", b"127.0.0.1:8001"  # the proxy's upstream Host
+
+    def connects(origin: str) -> bool:
+        return async_to_sync(_connects)(path, (b"origin", origin.encode()), proxied_host)
+
+    assert connects("https://trading.example.com") is True
+    assert connects("https://trading.example.com:443") is True
+    assert connects("http://trading.example.com") is False
+    assert connects("https://trading.example.com:8443") is False
+    assert connects("https://evil.trading.example.com") is False
+
+
+def test_a_secure_socket_has_an_https_origin_and_a_proxy_says_so_only_when_trusted(settings):
+    import ipaddress
+
+    from notifications.ws_auth import origin_allowed
+
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.5/32")]
+
+    def scope(origin: str, *, scheme: str = "ws", client: str = "10.0.0.5", proto: bytes | None = None) -> dict:
+        headers = [(b"origin", origin.encode()), (b"host", b"localhost")]
+        return {"type": "websocket", "scheme": scheme, "client": [client, 50000],
+                "headers": headers + ([(b"x-forwarded-proto", proto)] if proto else [])}
+
+    assert origin_allowed(scope("https://localhost", scheme="wss")) is True
+    assert origin_allowed(scope("http://localhost", scheme="wss")) is False
+    assert origin_allowed(scope("https://localhost", proto=b"https")) is True
+    assert origin_allowed(scope("https://localhost", proto=b"https", client="198.51.100.7")) is False
 
 
 # --- no credential in any log line --------------------------------------------------------------------

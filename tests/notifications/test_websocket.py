@@ -15,7 +15,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from alphaloop.asgi import application
 from notifications.events import PRICES_GROUP, event_message, event_publish, user_group
 
-ORIGIN = (b"origin", b"http://testserver")
+ORIGIN, HOST = (b"origin", b"http://testserver"), (b"host", b"testserver")  # what a browser on the site sends
 ws_db = pytest.mark.django_db(transaction=True)
 
 
@@ -33,7 +33,7 @@ def token_for(user) -> str:
 
 
 async def connect(path: str, *, origin=ORIGIN) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(application, path, headers=[origin] if origin else [])
+    communicator = WebsocketCommunicator(application, path, headers=[HOST, origin] if origin else [HOST])
     connected, _ = await communicator.connect()
     assert connected
     return communicator
@@ -102,7 +102,7 @@ async def test_a_ws_ticket_opens_one_socket_only(user):
 @ws_db
 async def test_a_foreign_origin_is_refused(user):
     communicator = WebsocketCommunicator(application, f"/ws/trading?token={token_for(user)}",
-                                         headers=[(b"origin", b"http://evil.example")])
+                                         headers=[HOST, (b"origin", b"http://evil.example")])
     connected, _ = await communicator.connect()
     assert connected is False
 
