@@ -6,10 +6,14 @@ a decimal, a blank query value read as omitted); the schema is strict. Checking 
 makes it the contract: a request it allows reaches the serializer (whose business rules may still
 refuse it), a request it does not allow is a 400 naming the field. Authentication runs first: the
 body is parsed (``ContractJSONParser``) and the query read (``query_data``) inside the view.
+
+JSON text (a body, or a WebSocket frame) is read by ``json_loads``: nested at most ``MAX_JSON_DEPTH``
+levels, checked by a linear scan before the recursive parser runs, so no input can exhaust the stack.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,10 +23,50 @@ from typing import Any
 from uuid import UUID
 
 import jsonschema
+from django.conf import settings
 from rest_framework import serializers
 from rest_framework.exceptions import APIException, ParseError, ValidationError
 from rest_framework.fields import empty
 from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.utils.json import strict_constant
+
+# --- reading JSON ----------------------------------------------------------------------------------
+
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+class MalformedJSON(ValueError):
+    """Text that is not JSON, or JSON nested deeper than ``MAX_JSON_DEPTH``."""
+
+
+def json_nesting_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``text`` nests arrays and objects deeper than ``limit``: strings dropped, then a running count of
+    the brackets left. Linear and without recursion (the parser itself recurses once per level)."""
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    if brackets.count("[") + brackets.count("{") <= limit:
+        return False
+    depth = 0
+    for bracket in brackets:
+        if bracket in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def json_loads(text: str) -> Any:
+    """JSON text as Python data; ``MalformedJSON`` for anything else, nesting beyond ``MAX_JSON_DEPTH`` included
+    (refused before parsing). ``NaN`` and ``Infinity`` are not JSON and are refused too."""
+    if json_nesting_exceeds(text):
+        raise MalformedJSON(f"The JSON is nested deeper than {MAX_JSON_DEPTH} levels.")
+    try:
+        return json.loads(text, parse_constant=strict_constant)
+    except ValueError as exc:
+        raise MalformedJSON(f"This is not valid JSON ({exc}).") from None
 
 
 def _python_pattern(pattern: str) -> str:
@@ -232,7 +276,13 @@ class ContractJSONParser(JSONParser):
     """JSON bodies checked against the operation's documented request schema; 400 naming each field at fault."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            data = json_loads(stream.read().decode(encoding))
+        except UnicodeDecodeError:
+            raise ParseError(f"The body is not valid {encoding}.", code="malformed_json") from None
+        except MalformedJSON as exc:
+            raise ParseError(str(exc), code="malformed_json") from None
         request = (parser_context or {}).get("request")
         contract = _contract(request) if request is not None else None
         if contract is not None and contract.body is not None:

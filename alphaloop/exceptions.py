@@ -1,4 +1,4 @@
-"""One domain error type, the DRF exception handler that renders it, and JSON 404/500 pages for /api/.
+"""One domain error type, the DRF exception handler that renders it, and JSON 400/404/500 pages for /api/.
 
 Every error is JSON: ``{"detail": str, "code": str, ...extra}`` for domain and HTTP errors (401, 403,
 404, 405, 415, 429, ...), DRF's ``{field: [messages]}`` for serializer validation, and never a 500
@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 
 from axes.exceptions import AxesBackendPermissionDenied
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
@@ -53,6 +54,10 @@ def exception_handler(exc, context):
         return lockout_response(context["request"])
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response({"detail": f"The body is larger than {limit} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE).",
+                         "code": "request_too_large"}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     elif isinstance(exc, ApplicationError):
         headers = {"Retry-After": "5"} if exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE else None
         return Response({"detail": exc.message, "code": exc.code, **exc.extra}, status=exc.status_code, headers=headers)
@@ -92,6 +97,14 @@ def api_page_not_found(request, exception=None):
     if _is_api(request):
         return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
     return django_defaults.page_not_found(request, exception)
+
+
+def api_bad_request(request, exception=None):
+    """``handler400``: a request Django refuses before any view (a Host not in ``ALLOWED_HOSTS``, a suspicious
+    body): JSON under /api/, Django's page elsewhere."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Bad request.", "code": "bad_request"}, status=400)
+    return django_defaults.bad_request(request, exception)
 
 
 def api_server_error(request):

@@ -18,6 +18,8 @@ from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny, IsAuthenticated
 
+from alphaloop.contract import MAX_JSON_DEPTH
+
 # The characters ``str.isspace()`` (so ``str.strip()``) treats as whitespace: a CharField that trims
 # whitespace reads a string of only these as blank.
 STRIPPED_CLASS = r"\t\n\u000b\u000c\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -116,7 +118,7 @@ class AutoSchema(spectacular_openapi.AutoSchema):
     Errors: 400 where the operation reads a body or query parameters; 401 where a credential is
     required; 403 where a permission beyond authentication applies or a session (CSRF) is accepted;
     404 where a path names an object, the operation resolves one of your accounts or pages a list;
-    415 where a JSON body is read; 429 where a throttle applies. A status the view documents itself
+    413 and 415 where a body is read; 429 where a throttle applies. A status the view documents itself
     is left as the view wrote it.
     """
 
@@ -173,7 +175,8 @@ class AutoSchema(spectacular_openapi.AutoSchema):
         permissions = self.view.get_permissions()
         statuses: list[tuple[str, str]] = []
         if self._reads_body() or any(p["in"] == "query" for p in parameters):
-            statuses.append(("400", "Invalid input: the body names each field at fault"))
+            statuses.append(("400", "Invalid input: the body names each field at fault; or a body that is not JSON "
+                                    f"or is nested deeper than {MAX_JSON_DEPTH} levels (code malformed_json)"))
         if not all(isinstance(p, AllowAny) for p in permissions):
             statuses.append(("401", "Missing, malformed or expired credentials"))
             restricted = any(not isinstance(p, (AllowAny, IsAuthenticated)) for p in permissions)
@@ -185,6 +188,7 @@ class AutoSchema(spectacular_openapi.AutoSchema):
         elif self._get_paginator() is not None:
             statuses.append(("404", "No such page"))
         if self._reads_body():
+            statuses.append(("413", "The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE (code request_too_large)"))
             statuses.append(("415", "The body is not application/json"))
         if self.view.get_throttles():
             statuses.append(("429", "Too many requests: retry after the Retry-After header"))

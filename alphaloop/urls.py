@@ -40,5 +40,6 @@ urlpatterns = [
     path("", include("dashboard.urls")),
 ]
 
+handler400 = "alphaloop.exceptions.api_bad_request"
 handler404 = "alphaloop.exceptions.api_page_not_found"
 handler500 = "alphaloop.exceptions.api_server_error"

@@ -18,7 +18,6 @@ The server sends ``system`` messages: ``connected``, ``subscribed``, ``resumed``
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 
@@ -27,6 +26,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
+from alphaloop.contract import MalformedJSON, json_loads
 from notifications.events import CHANNELS, PRICES_GROUP, event_message, user_group
 from notifications.selectors import REPLAY_LIMIT, live_event_latest_id, live_events_after
 from notifications.ws_auth import query_param
@@ -37,6 +37,18 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_INTERNAL_ERROR = 1011
 MAX_SYMBOLS = 500
 SYMBOL_LENGTH = 32
+
+
+MAX_EVENT_ID = 2**63 - 1
+
+
+def _event_id(raw: Any) -> int | None:
+    """An event id as a client sends it: a JSON integer, or digits (``?last_id=`` on connect), within 0..2**63-1."""
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= 19:
+        raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= MAX_EVENT_ID:
+        return None
+    return raw
 
 
 class TradingConsumer(AsyncJsonWebsocketConsumer):
@@ -81,9 +93,9 @@ class TradingConsumer(AsyncJsonWebsocketConsumer):
             await self._error("Send JSON text frames.")
             return
         try:
-            content = json.loads(text_data)
-        except ValueError:
-            await self._error("The message is not valid JSON.")
+            content = json_loads(text_data)
+        except MalformedJSON as exc:
+            await self._error(str(exc))
             return
         await self.receive_json(content)
 
@@ -130,12 +142,9 @@ class TradingConsumer(AsyncJsonWebsocketConsumer):
         await self._system("subscribed", {"channels": sorted(self.subscribed_channels), "symbols": sorted(self.symbols)})
 
     async def _resume(self, raw_last_id: Any) -> None:
-        try:
-            after = int(raw_last_id)
-        except (TypeError, ValueError):
-            after = -1
-        if after < 0:
-            await self._error("last_id must be a non-negative integer.")
+        after = _event_id(raw_last_id)
+        if after is None:
+            await self._error("last_id must be a non-negative integer (an event id).")
             return
         try:
             events = await database_sync_to_async(live_events_after)(
