@@ -12,6 +12,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alphaloop.settings")
 django_asgi_app = get_asgi_application()
 
+from alphaloop.contract import warm_up  # noqa: E402
+
+warm_up()  # the API schema and request contracts, built before the first request (thread-safe either way)
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from notifications.routing import websocket_urlpatterns  # noqa: E402

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -143,31 +143,61 @@ class Contract:
     query: dict[str, tuple[Any, bool]]
 
 
-@lru_cache(maxsize=1)
+@dataclass(frozen=True)
+class _Built:
+    schema: dict
+    contracts: dict[tuple[type, str], Contract]
+
+
+_build_lock = threading.Lock()
+_built: _Built | None = None
+
+
+def _build() -> _Built:
+    """The schema and, per (view class, method), its documented input. drf-spectacular's generator is not
+    thread-safe (its first run imports its extensions and fills shared registries), so one thread builds, once."""
+    global _built
+    with _build_lock:
+        if _built is not None:
+            return _built
+        from drf_spectacular.generators import SchemaGenerator
+
+        generator = SchemaGenerator()
+        schema = generator.get_schema(request=None, public=True)
+        components = _json_schema(schema.get("components", {}))
+
+        def validator(node: dict) -> Any:
+            return Validator({"allOf": [_json_schema(node)], "components": components}, format_checker=FORMATS)
+
+        contracts: dict[tuple[type, str], Contract] = {}
+        for path, _regex, method, callback in generator.endpoints:
+            view_class = getattr(callback, "cls", None)
+            operation = schema["paths"].get(path, {}).get(method.lower())
+            if view_class is None or operation is None:
+                continue
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            query = {
+                parameter["name"]: (validator(parameter.get("schema", {})), parameter.get("required", False))
+                for parameter in operation.get("parameters", []) if parameter["in"] == "query"
+            }
+            contracts[(view_class, method)] = Contract(body=None if body is None else validator(body), query=query)
+        _built = _Built(schema=schema, contracts=contracts)
+        return _built
+
+
+def api_schema() -> dict:
+    """The OpenAPI schema served at /api/schema/ (built once per process; ``warm_up`` builds it at start)."""
+    return _build().schema
+
+
 def _contracts() -> dict[tuple[type, str], Contract]:
-    """(view class, method) -> its documented input, from the schema served at /api/schema/ (built once)."""
-    from drf_spectacular.generators import SchemaGenerator
+    return _build().contracts
 
-    generator = SchemaGenerator()
-    schema = generator.get_schema(request=None, public=True)
-    components = _json_schema(schema.get("components", {}))
 
-    def validator(node: dict) -> Any:
-        return Validator({"allOf": [_json_schema(node)], "components": components}, format_checker=FORMATS)
-
-    contracts: dict[tuple[type, str], Contract] = {}
-    for path, _regex, method, callback in generator.endpoints:
-        view_class = getattr(callback, "cls", None)
-        operation = schema["paths"].get(path, {}).get(method.lower())
-        if view_class is None or operation is None:
-            continue
-        body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-        query = {
-            parameter["name"]: (validator(parameter.get("schema", {})), parameter.get("required", False))
-            for parameter in operation.get("parameters", []) if parameter["in"] == "query"
-        }
-        contracts[(view_class, method)] = Contract(body=None if body is None else validator(body), query=query)
-    return contracts
+def warm_up() -> None:
+    """Build the schema and the contracts now, before a server takes requests (``serve``, the ASGI and WSGI
+    entry points), so no request waits for them."""
+    _build()
 
 
 def _contract(request) -> Contract | None:

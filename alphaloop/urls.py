@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from alphaloop.auth import TokenObtainView, TokenRefreshThrottledView, WsTicketView, login_throttled
 from alphaloop.health import HealthView
+from alphaloop.schema_view import SchemaView
 from dashboard.live_compare_api import LiveCompareView
 
 api_v1 = [
@@ -34,7 +35,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     # Outside /api/v1 on purpose: every /api/v1 path requires a JWT; this one answers anyone.
     path("api/health", HealthView.as_view(), name="health"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/", SchemaView.as_view(), name="schema"),
     # The split view serves its init script from a URL: the page passes the no-inline-script CSP.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("dashboard.urls")),

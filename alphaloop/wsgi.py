@@ -12,3 +12,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "alphaloop.settings")
 os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")
 application = get_wsgi_application()
+
+from alphaloop.contract import warm_up  # noqa: E402
+
+warm_up()  # the API schema and request contracts, built before the first request (thread-safe either way)
