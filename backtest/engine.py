@@ -39,13 +39,15 @@ import numpy as np
 import pandas as pd
 
 from backtest.metrics import compute_metrics
-from backtest.result import BacktestResult, Fill, OpenTrade, Trade
+from backtest.result import VOLUME_CAP, BacktestResult, Fill, OpenTrade, Trade
 from backtest.sizing import AllIn, FixedShares, FractionOfEquity, Sizer
 
 if TYPE_CHECKING:
     from backtest.strategies.base import Strategy
 
 FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+MAX_SPREAD = 0.1
+"""The widest spread a run accepts, as a fraction of the price (10 %)."""
 
 FILL_RULES = """\
 Fill rules of the backtest engine (backtest/engine.py):
@@ -53,21 +55,26 @@ Fill rules of the backtest engine (backtest/engine.py):
 1. Timing. Orders placed while the strategy handles bar t can fill from bar
    t+1 on. The strategy sees data up to and including bar t only: its arrays
    are read-only views that end at bar t, indicators included.
-2. Market orders fill at the open of the symbol's next bar, plus slippage
-   against the trader: buys at open x (1 + bps/10,000), sells at
-   open x (1 - bps/10,000). A symbol with no bar (NaN) on a date fills nothing
-   on that date; its orders wait for its next bar.
+2. Market orders fill at the open of the symbol's next bar, plus half the
+   spread and slippage against the trader. The bar's prices are mid prices:
+   a buy pays the ask, price x (1 + spread/2), a sell gets the bid,
+   price x (1 - spread/2), so a round trip pays the whole spread once. Then
+   slippage: buys at open x (1 + spread/2) x (1 + bps/10,000), sells at
+   open x (1 - spread/2) x (1 - bps/10,000). A symbol with no bar (NaN) on a
+   date fills nothing on that date; its orders wait for its next bar.
 3. Market orders due on the same bar fill in this sequence: orders that
    reduce or close a position first (that frees cash), then the others, each
    group in the order placed. Stop and limit orders are handled after them.
    A close order sells or covers whatever position is held when it fills,
    and is cancelled if there is none.
-4. Limit orders fill when the bar's range reaches the limit (buy: low <=
-   limit; sell: high >= limit), at the limit, or at the open when the bar
-   opens beyond it (a better price). No slippage on limit fills.
+4. Limit orders fill when the bar's ask (buy) or bid (sell) reaches the
+   limit (buy: low x (1 + spread/2) <= limit; sell: high x (1 - spread/2) >=
+   limit), at the limit, or at the open's ask or bid when that is beyond it
+   (a better price). No slippage on limit fills.
 5. Stop orders trigger when the bar's range reaches the stop (buy: high >=
    stop; sell: low <= stop) and fill at the stop, or at the open when the bar
-   gaps through it (a worse price), plus slippage as a market order.
+   gaps through it (a worse price), plus half the spread and slippage as a
+   market order.
 6. A stop and a limit of one one-cancels-other group (a position's stop-loss
    and take-profit) that could both fill in the same bar: if one of them is
    already reached at the open it fills there; otherwise the engine cannot
@@ -100,6 +107,18 @@ Fill rules of the backtest engine (backtest/engine.py):
    marked to the last close, and the position is reported as an open trade,
    outside the trade statistics (which count closed trades only). Orders
    still pending at the end are cancelled.
+12. Volume cap (max_volume_fraction f, off by default). The fills of one
+   symbol on one bar add up to at most floor(f x the bar's volume) shares;
+   no volume (NaN) allows none. Fills take the room in the order of rule 3.
+   A fill that would exceed it is cut to what is left; the order is then
+   filled in part, and the rest of it is cancelled (an order lives for the
+   bar it fills on: the strategy sees the position it got and may order
+   again). Its reason says so: "volume cap: filled 1,000 of 2,500 shares
+   (10% of the bar's volume of 10,000); the other 1,500 cancelled"; an order
+   cut to nothing is cancelled. Stop-loss and take-profit orders are the
+   exception: what they could not close stays pending, so the position
+   stays protected. The cap applies after sizing: an all-in order cut by
+   it leaves cash unspent.
 """
 
 
@@ -502,6 +521,8 @@ class Broker:
         cash: float,
         commission: CommissionModel,
         slippage_bps: float,
+        spread: float = 0.0,
+        max_volume_fraction: float | None = None,
     ):
         self.symbols = symbols
         self.columns = {symbol: col for col, symbol in enumerate(symbols)}
@@ -521,6 +542,18 @@ class Broker:
             self.mark_close = np.nan_to_num(close_ff)
         self.commission = commission
         self.slippage = slippage_bps / 10_000.0
+        # A buy pays the ask, a sell gets the bid (half the spread from the bar's price), then slippage.
+        half_spread = spread / 2.0
+        self.buy_factor = (1.0 + half_spread) * (1.0 + self.slippage)
+        self.sell_factor = (1.0 - half_spread) * (1.0 - self.slippage)
+        self.ask_factor, self.bid_factor = 1.0 + half_spread, 1.0 - half_spread
+        # The volume cap (FILL_RULES 12): the most shares each bar lets fill per symbol, and what
+        # this bar's fills have used of it so far; None without a cap.
+        self.max_volume_fraction = max_volume_fraction
+        self.volume = arrays["volume"]
+        self.volume_room = None if max_volume_fraction is None else volume_room(self.volume, max_volume_fraction)
+        self._room_bar = -1
+        self._room_used: dict[int, int] = {}
         self.cash = float(cash)
         # Signed shares per symbol, as floats.
         self.pos: list[float] = [0.0] * len(symbols)
@@ -719,7 +752,8 @@ class Broker:
 
     def _fill_priced(self, orders: list[list[Any]], t: int) -> None:
         opens, highs, lows = self.open, self.high, self.low
-        slip = self.slippage
+        buy_factor, sell_factor = self.buy_factor, self.sell_factor
+        ask, bid = self.ask_factor, self.bid_factor
         # Each candidate: (not at open, order id, order, side, fill price).
         candidates: list[tuple[bool, int, list[Any], int, float]] = []
         for order in orders:
@@ -733,23 +767,26 @@ class Broker:
                 side = -1 if held > 0 else 1
             o, level = opens.item(t, col), order[_PRICE]
             if order[_TYPE] is _LIMIT:
+                # Against the ask (buy) or the bid (sell) of the bar's prices.
                 if side > 0:
-                    if lows.item(t, col) > level:
+                    if lows.item(t, col) * ask > level:
                         continue
+                    o *= ask
                     at_open, price = o <= level, min(o, level)
                 else:
-                    if highs.item(t, col) < level:
+                    if highs.item(t, col) * bid < level:
                         continue
+                    o *= bid
                     at_open, price = o >= level, max(o, level)
             else:
                 if side > 0:
                     if highs.item(t, col) < level:
                         continue
-                    at_open, price = o >= level, max(o, level) * (1.0 + slip)
+                    at_open, price = o >= level, max(o, level) * buy_factor
                 else:
                     if lows.item(t, col) > level:
                         continue
-                    at_open, price = o <= level, min(o, level) * (1.0 - slip)
+                    at_open, price = o <= level, min(o, level) * sell_factor
             candidates.append((not at_open, order[_ID], order, side, price))
         if not candidates:
             return
@@ -768,17 +805,30 @@ class Broker:
         """Size, check and execute the fills of bar ``t``, in sequence.
 
         Each item is (order, side, price, shares for a target order). A price
-        of None is a market fill: this bar's open plus slippage, and a close
-        order turns around if an earlier fill of this bar reversed the
-        position. Every fill of every run passes here, so the helpers it
-        needs are written out in it and the broker's numbers are locals.
+        of None is a market fill: this bar's open plus half the spread and
+        slippage, and a close order turns around if an earlier fill of this
+        bar reversed the position. The volume cap, if any, cuts each fill to
+        what the bar has left for the symbol. Every fill of every run passes
+        here, so the helpers it needs are written out in it and the broker's
+        numbers are locals.
         """
         pos, exits = self.pos, self.exits
         fills = self.fills
-        opens, mark_open, slip = self.open, self.mark_open, self.slippage
+        opens, mark_open = self.open, self.mark_open
+        side_factor = (1.0, self.buy_factor, self.sell_factor)  # by side: [1] buy, [-1] sell
         commission = self.commission
         rate, per_share, minimum = commission.rate, commission.per_share, commission.minimum
         cash, marks_bar, net, gross = self.cash, self._marks_bar, self._net, self._gross
+        room = self.volume_room
+        if room is not None:
+            if self._room_bar != t:
+                self._room_bar, self._room_used = t, {}
+            used, fraction, volume = self._room_used, self.max_volume_fraction, self.volume
+
+            def cap(order: list[Any], shares: int) -> tuple[int, tuple[OrderStatus, str] | None]:
+                col = order[_COL]
+                left = room.item(t, col) - used.get(col, 0)
+                return _volume_capped(shares, left, fraction, volume.item(t, col), order[_CONTINGENT])
         for order, side, price, target_shares in due:
             if order[_STATUS] is not _PENDING:
                 continue  # cancelled by an earlier fill of this bar (its OCO pair or its position)
@@ -788,12 +838,15 @@ class Broker:
             if price is None:
                 if sizing == "close" and held * side > 0:
                     side = -side
-                price = opens.item(t, col) * (1.0 + side * slip)
+                price = opens.item(t, col) * side_factor[side]
+            capped = None  # (status, reason) when the volume cap cuts this fill
             if sizing == "close":
                 shares = int(abs(held))
                 if shares == 0:
                     order[_STATUS], order[_REASON] = _CANCELLED, "no position to close"
                     continue
+                if room is not None:
+                    shares, capped = cap(order, shares)
             else:
                 # Equity marks the other holdings at this bar's open and this symbol at the fill price.
                 if marks_bar != t:
@@ -813,13 +866,27 @@ class Broker:
                         shares = closing + min(shares - closing, commission.max_shares(buying_power, price))
                 else:
                     shares = int(order[_AMOUNT])
+                    if room is not None:
+                        shares, capped = cap(order, shares)
                     opening = shares - min(shares, int(abs(held))) if held * side < 0 else shares
                     if opening > 0 and not _affordable(commission, cash, side, shares, price, held, buying_power):
                         order[_STATUS], order[_REASON] = _REJECTED, "insufficient buying power"
                         continue
-                if shares <= 0:
+                if shares <= 0 and capped is None:
                     order[_STATUS], order[_REASON] = _REJECTED, "insufficient buying power"
                     continue
+                if room is not None and capped is None and sizing != "shares":
+                    shares, capped = cap(order, shares)
+            if capped is not None:
+                if order[_CONTINGENT]:
+                    # A stop-loss or take-profit keeps working on what it could not close (FILL_RULES 12).
+                    order[_REASON] = capped[1]
+                else:
+                    order[_STATUS], order[_REASON] = capped
+                if not shares:
+                    continue
+            if room is not None:
+                used[col] = used.get(col, 0) + shares
             # CommissionModel.cost
             fee = rate * shares * price + per_share * shares
             if fee < minimum:
@@ -837,7 +904,8 @@ class Broker:
             fills.price.append(price)
             fills.fee.append(fee)
             fills.order_id.append(order[_ID])
-            order[_STATUS] = _FILLED
+            if capped is None:
+                order[_STATUS] = _FILLED
             if held != 0 and (new == 0 or (new > 0) != (held > 0)) and col in exits:
                 reason = "the other order of its OCO pair filled" if order[_CONTINGENT] else "its position was closed"
                 for exit_order in exits.pop(col):
@@ -907,6 +975,38 @@ def _affordable(
     return after >= -1e-9 * max(1.0, abs(cash))
 
 
+def volume_room(volume: np.ndarray, fraction: float) -> np.ndarray:
+    """The most shares each bar lets fill per symbol: ``floor(fraction x volume)`` (0 where the volume is missing).
+
+    The product is nudged up by one part in 10^12 before the floor, so that a
+    fraction times a volume that is a whole number on paper (0.29 x 100) is
+    not floored to the number below by its binary rounding.
+    """
+    room = np.floor(np.nan_to_num(fraction * volume, nan=0.0) * (1.0 + 1e-12))
+    room.flags.writeable = False
+    return room
+
+
+def _volume_capped(
+    wanted: int, room: float, fraction: float, volume: float, keeps_working: bool = False
+) -> tuple[int, tuple[OrderStatus, str] | None]:
+    """The shares of a ``wanted`` fill that the volume cap lets through, and the order's outcome if it cut any.
+
+    ``room`` is what the bar's cap has left for the symbol after the bar's
+    earlier fills. The rest of the order is cancelled, unless it
+    ``keeps_working`` (a stop-loss or take-profit, which stays pending).
+    """
+    if wanted <= room:
+        return wanted, None
+    allowed = max(int(room), 0)
+    limit = f"{fraction * 100:g}% of the bar's volume of {volume:,.0f}" if volume == volume else "the bar has no volume"
+    rest = "stay pending" if keeps_working else "cancelled"
+    if not allowed:
+        return 0, (_CANCELLED, f"{VOLUME_CAP}: none of {wanted:,} shares filled ({limit}); {rest}")
+    reason = f"{VOLUME_CAP}: filled {allowed:,} of {wanted:,} shares ({limit}); the other {wanted - allowed:,} {rest}"
+    return allowed, (_FILLED, reason)
+
+
 def _positive_price(name: str, value: float) -> float:
     value = float(value)
     if not (math.isfinite(value) and value > 0.0):
@@ -931,7 +1031,10 @@ class Backtest:
     the same fills.
     ``benchmark_returns`` and ``risk_free_rate`` feed ``compute_metrics``.
     A plain number for ``commission`` is a rate (fraction of notional);
-    numbers may be ``Decimal`` (as stored in the database).
+    numbers may be ``Decimal`` (as stored in the database). ``spread`` is the
+    bid-ask spread as a fraction of the price (half of it against each fill)
+    and ``max_volume_fraction`` caps each bar's fills in a symbol at that
+    fraction of the bar's volume (None: no cap); FILL_RULES 2, 4, 5 and 12.
     """
 
     def __init__(
@@ -942,6 +1045,8 @@ class Backtest:
         initial_capital: float = 10_000.0,
         commission: CommissionModel | float = CommissionModel(),
         slippage_bps: float = 0.0,
+        spread: float = 0.0,
+        max_volume_fraction: float | None = None,
         progress: Callable[[float], None] | None = None,
         fast_path: bool = True,
         benchmark_returns: pd.Series | None = None,
@@ -953,12 +1058,20 @@ class Backtest:
             raise ValueError(f"initial_capital must be > 0, got {initial_capital!r}")
         if not (math.isfinite(slippage_bps) and 0 <= slippage_bps < 10_000):
             raise ValueError(f"slippage_bps must be in [0, 10000), got {slippage_bps!r}")
+        if not (math.isfinite(spread) and 0 <= spread <= MAX_SPREAD):
+            raise ValueError(f"spread is a fraction of the price, in [0, {MAX_SPREAD}]; got {spread!r}")
+        if max_volume_fraction is not None and not (
+            math.isfinite(max_volume_fraction) and 0 < max_volume_fraction <= 1
+        ):
+            raise ValueError(f"max_volume_fraction must be in (0, 1], got {max_volume_fraction!r}")
         self.strategy = strategy
         self.initial_capital = float(initial_capital)
         self.commission = (
             commission if isinstance(commission, CommissionModel) else CommissionModel(rate=float(commission))
         )
         self.slippage_bps = float(slippage_bps)
+        self.spread = float(spread)
+        self.max_volume_fraction = None if max_volume_fraction is None else float(max_volume_fraction)
         self.progress = progress
         self.fast_path = fast_path
         self.benchmark_returns = benchmark_returns
@@ -980,6 +1093,8 @@ class Backtest:
             cash=self.initial_capital,
             commission=self.commission,
             slippage_bps=self.slippage_bps,
+            spread=self.spread,
+            max_volume_fraction=self.max_volume_fraction,
         )
         strategy = self.strategy
         strategy._bind(broker, data)
@@ -1240,7 +1355,8 @@ def _run_action_tables(
     rate, per_share, minimum = commission.rate, commission.per_share, commission.minimum
     unit_cost = 1.0 + rate
     floor = math.floor
-    slip = broker.slippage
+    side_factor = (1.0, broker.buy_factor, broker.sell_factor)  # by side: [1] buy, [-1] sell
+    room, fraction, volume = broker.volume_room, broker.max_volume_fraction, broker.volume
     close_act, side_of_act = _CLOSE_ACT, _SIDE_OF_ACT
     cash, marks_bar, net, gross = broker.cash, broker._marks_bar, broker._net, broker._gross
     cash_bars, cash_after = broker.cash_bars, broker.cash_after
@@ -1271,20 +1387,26 @@ def _run_action_tables(
             for order in due:
                 (first if order[3] == "close" or pos[order[1]] * order[2] < 0 else then).append(order)
             filled = False
+            used: dict[int, int] = {}  # shares filled per symbol on this bar, for the volume cap
             for order_id_, col, side, sizing, amount, _ in first + then if first and then else first or then:
                 held = pos[col]
+                capped = None
                 if sizing == "close":
                     shares = int(abs(held))
                     if shares == 0:
                         unfilled[order_id_] = (_CANCELLED, "no position to close")
                         continue
                     side = -1 if held > 0 else 1
-                    price = opens.item(t, col) * (1.0 + side * slip)
+                    price = opens.item(t, col) * side_factor[side]
+                    if room is not None:
+                        shares, capped = _volume_capped(
+                            shares, room.item(t, col) - used.get(col, 0), fraction, volume.item(t, col)
+                        )
                     fee = rate * shares * price + per_share * shares
                     if fee < minimum:
                         fee = minimum
                 else:
-                    price = opens.item(t, col) * (1.0 + side * slip)
+                    price = opens.item(t, col) * side_factor[side]
                     if marks_bar != t:
                         net, gross = _marked(pos_array, mark_open[t])
                         marks_bar = t
@@ -1310,8 +1432,19 @@ def _run_action_tables(
                         if shares <= 0:
                             unfilled[order_id_] = (_REJECTED, "insufficient buying power")
                             continue
+                        if room is not None:
+                            shares, capped = _volume_capped(
+                                shares, room.item(t, col) - used.get(col, 0), fraction, volume.item(t, col)
+                            )
+                            fee = rate * shares * price + per_share * shares
+                            if fee < minimum:
+                                fee = minimum
                     else:
                         shares = int(amount)
+                        if room is not None:
+                            shares, capped = _volume_capped(
+                                shares, room.item(t, col) - used.get(col, 0), fraction, volume.item(t, col)
+                            )
                         opening = shares - min(shares, int(abs(held))) if held * side < 0 else shares
                         if opening > 0 and not _affordable(commission, cash, side, shares, price, held, buying_power):
                             unfilled[order_id_] = (_REJECTED, "insufficient buying power")
@@ -1319,6 +1452,12 @@ def _run_action_tables(
                         fee = rate * shares * price + per_share * shares
                         if fee < minimum:
                             fee = minimum
+                if capped is not None:
+                    unfilled[order_id_] = capped  # filled in part (or not at all) by the volume cap
+                    if not shares:
+                        continue
+                if room is not None:
+                    used[col] = used.get(col, 0) + shares
                 signed = side * shares
                 cash -= signed * price + fee
                 new = held + signed
@@ -1387,7 +1526,8 @@ def _order_records(
     """The records (ORDER_FIELDS) of market orders a table placed, built when first read.
 
     ``placed`` gives each order as (id, col, side, sizing, amount, bar placed);
-    an order is filled unless ``unfilled`` holds its status and reason.
+    an order is filled unless ``unfilled`` holds its status and reason (an
+    order the volume cap filled in part is filled, with the reason).
     """
     nan = math.nan
 
@@ -1419,6 +1559,8 @@ def _run_one_symbol_tables(
     size = actions.size
     if not broker._one_symbol or not isinstance(size, (AllIn, FractionOfEquity, FixedShares)):
         return False
+    if broker.volume_room is not None:  # a close the cap cuts leaves a position: orders interact
+        return False
     flat, long, short = actions.flat[:, 0], actions.long[:, 0], actions.short[:, 0]
     bars = np.flatnonzero((flat != 0) | (long != 0) | (short != 0))
     filled_bars = bars[bars + 1 < n]
@@ -1431,7 +1573,6 @@ def _run_one_symbol_tables(
     rate, per_share, minimum = commission.rate, commission.per_share, commission.minimum
     unit_cost = 1.0 + rate
     floor = math.floor
-    slip = broker.slippage
     cash = broker.cash
     held = broker.pos[0]
     # One entry per bar that placed orders: (bar, action, position held then, shares of the sized fill, cash after).
@@ -1439,8 +1580,9 @@ def _run_one_symbol_tables(
     step = max(1, n // 100)
     next_report = step if progress is not None else n
     close_act, side_of_act = _CLOSE_ACT, _SIDE_OF_ACT
-    # open x (1 + side x slippage) for a buy and a sell, and for the sized order of each action.
-    buy_factor, sell_factor = 1.0 + slip, 1.0 - slip
+    # What the open is multiplied by for a buy and a sell (half the spread, then slippage),
+    # and for the sized order of each action.
+    buy_factor, sell_factor = broker.buy_factor, broker.sell_factor
     factor_of_act = (0.0, buy_factor, sell_factor, 0.0, buy_factor, sell_factor)
     events = (
         filled_bars.tolist(),
@@ -1564,7 +1706,7 @@ def _rebuild_one_symbol_run(
     close_shares = np.abs(held)
     both_shares = np.stack([close_shares, entry_shares], axis=1)
     both_side = np.stack([close_side, side[:k]], axis=1)
-    both_price = open_price[:, None] * (1.0 + both_side * broker.slippage)
+    both_price = open_price[:, None] * np.where(both_side > 0, broker.buy_factor, broker.sell_factor)
     commission = broker.commission
     both_fee = commission.rate * both_shares * both_price + commission.per_share * both_shares
     both_fee = np.where(both_fee < commission.minimum, commission.minimum, both_fee)

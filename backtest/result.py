@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 Direction = Literal["long", "short"]
 
+VOLUME_CAP = "volume cap"
+"""How the reason of an order the volume cap cut begins (FILL_RULES 12)."""
+
 MONEY_DECIMALS = 2
 PRICE_DECIMALS = 6
 RATIO_DECIMALS = 6
@@ -199,18 +202,19 @@ class BacktestResult:
         ]
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-safe summary: metrics, equity curve, closed and open trades, refusals."""
-        refused = [
-            {
+        """The JSON-safe summary: metrics, equity curve, closed and open trades, refusals, volume-capped orders."""
+
+        def outcome(order: Order) -> dict[str, Any]:
+            return {
                 "order_id": order.id,
                 "symbol": order.symbol,
                 "placed": _iso(self.equity.index[order.placed_bar].date()),
                 "status": order.status.value,
                 "reason": order.reason,
             }
-            for order in self.orders
-            if order.status.value == "rejected"
-        ]
+
+        refused = [outcome(order) for order in self.orders if order.status.value == "rejected"]
+        capped = [outcome(order) for order in self.orders if order.reason.startswith(VOLUME_CAP)]
         return {
             "strategy_id": self.strategy_id,
             "params": dict(self.params),
@@ -223,4 +227,5 @@ class BacktestResult:
             "trades": [trade.to_dict() for trade in self.trades],
             "open_trades": [trade.to_dict() for trade in self.open_trades],
             "rejected_orders": refused,
+            "volume_capped_orders": capped,
         }

@@ -47,6 +47,16 @@ def random_panel(
     return {name: pd.DataFrame(array, index=index, columns=list(symbols)) for name, array in values.items()}
 
 
+def uneven_volume(panel: dict[str, pd.DataFrame], low: int, high: int, seed: int = 1) -> dict[str, pd.DataFrame]:
+    """``panel`` with random whole volumes in [low, high) (NaN where a bar is missing), for the volume cap."""
+    rng = np.random.default_rng(seed)
+    volume = panel["volume"]
+    values = rng.integers(low, high, size=volume.shape).astype(float)
+    panel["volume"] = pd.DataFrame(np.where(np.isnan(panel["close"].to_numpy()), np.nan, values),
+                                   index=volume.index, columns=volume.columns)
+    return panel
+
+
 Action = Callable[[Strategy, Data], object]
 
 

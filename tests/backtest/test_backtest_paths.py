@@ -9,6 +9,11 @@ from backtest.engine import Backtest, CommissionModel, Data
 from backtest.sizing import FractionOfEquity
 from backtest.strategies import get_strategy
 from backtest.strategies.base import Strategy
+from tests.backtest.conftest import uneven_volume
+
+
+# A 0.3 % spread, and fills capped at 1 % of bars of 5,000 to 100,000 shares (a third of 100,000 buys ~650).
+COSTS = {"spread": 0.003, "max_volume_fraction": 0.01}
 
 
 class Bracketed(Strategy):
@@ -57,22 +62,27 @@ def assert_same_run(panel, make_strategy, **kwargs):
         ("buy_and_hold", {}),
     ],
 )
-def test_registered_strategies_fill_the_same_on_both_paths(random_panel_of, strategy_id, params):
-    panel = random_panel_of(400, ["A", "B", "C"], seed=11)
+@pytest.mark.parametrize("costs", [{}, COSTS], ids=["", "spread-cap"])
+def test_registered_strategies_fill_the_same_on_both_paths(random_panel_of, strategy_id, params, costs):
+    panel = uneven_volume(random_panel_of(400, ["A", "B", "C"], seed=11), 5_000, 100_000, seed=11)
     assert_same_run(
         panel,
         lambda: get_strategy(strategy_id)(params),
         initial_capital=100_000.0,
         commission=CommissionModel(rate=0.001, minimum=1.0),
         slippage_bps=5,
+        **costs,
     )
 
 
-def test_stops_limits_and_brackets_fill_the_same_on_both_paths(random_panel_of):
-    panel = random_panel_of(600, ["A", "B"], seed=5)
-    result = assert_same_run(panel, Bracketed, initial_capital=50_000.0, slippage_bps=3)
+@pytest.mark.parametrize("costs", [{}, COSTS], ids=["", "spread-cap"])
+def test_stops_limits_and_brackets_fill_the_same_on_both_paths(random_panel_of, costs):
+    panel = uneven_volume(random_panel_of(600, ["A", "B"], seed=5), 5_000, 100_000, seed=5)
+    result = assert_same_run(panel, Bracketed, initial_capital=50_000.0, slippage_bps=3, **costs)
     kinds = {(o.type.value, o.status.value) for o in result.orders}
     assert {("limit", "filled"), ("stop", "filled"), ("limit", "cancelled")} <= kinds
+    if costs:
+        assert result.to_dict()["volume_capped_orders"], "the cap should cut some fills"
 
 
 def test_sma_cross_on_one_long_symbol_fills_the_same_on_both_paths(random_panel_of):

@@ -34,6 +34,7 @@ def test_to_dict_is_json_safe_with_iso_dates_and_rounded_numbers(random_panel_of
         "trades",
         "open_trades",
         "rejected_orders",
+        "volume_capped_orders",
     }
     assert payload["strategy_id"] == "sma_cross" and payload["params"] == {"fast": 5, "slow": 15, "allow_short": True}
     assert len(payload["equity_curve"]) == 250

@@ -20,6 +20,7 @@ from backtest.engine import Act, Backtest, CommissionModel, Data
 from backtest.sizing import AllIn, FixedShares, FractionOfEquity, Sizer, VolatilityTarget
 from backtest.strategies import get_strategy
 from backtest.strategies.base import Strategy
+from tests.backtest.conftest import uneven_volume
 
 
 class Tabled(Strategy):
@@ -89,15 +90,18 @@ SIZES = st.one_of(
     capital=st.sampled_from([300.0, 10_000.0, 1_000_000.0]),
     commission=st.sampled_from([CommissionModel(), CommissionModel(rate=0.002, per_share=0.01, minimum=1.0)]),
     slippage_bps=st.sampled_from([0.0, 7.0]),
+    spread=st.sampled_from([0.0, 0.003]),
+    max_volume_fraction=st.sampled_from([None, 0.002, 0.05]),
 )
 def test_random_tables_fill_exactly_as_on_bar_does(
-    random_panel_of, seed, n_symbols, gaps, busy, size, capital, commission, slippage_bps
+    random_panel_of, seed, n_symbols, gaps, busy, size, capital, commission, slippage_bps, spread, max_volume_fraction
 ):
     rng = np.random.default_rng(seed)
     panel = random_panel_of(80, [f"S{k}" for k in range(n_symbols)], seed=seed, daily_vol=0.03)
     if gaps:  # symbols without bars: orders wait for the next one
         for frame in panel.values():
             frame.iloc[rng.integers(1, 79, size=6), rng.integers(0, n_symbols, size=6)] = np.nan
+    uneven_volume(panel, 1_000, 3_000_000, seed=seed)  # the cap cuts some fills, in part or whole
     tables = [
         np.where(rng.random((80, n_symbols)) < busy, rng.integers(1, 6, size=(80, n_symbols)), 0).astype(np.int8)
         for _ in range(3)
@@ -109,6 +113,8 @@ def test_random_tables_fill_exactly_as_on_bar_does(
         initial_capital=capital,
         commission=commission,
         slippage_bps=slippage_bps,
+        spread=spread,
+        max_volume_fraction=max_volume_fraction,
     )
 
 
@@ -122,11 +128,15 @@ def test_random_tables_fill_exactly_as_on_bar_does(
     ],
 )
 @pytest.mark.parametrize("capital", [150.0, 10_000.0])
+@pytest.mark.parametrize(
+    "costs", [{}, {"spread": 0.0015}, {"spread": 0.0015, "max_volume_fraction": 0.01}], ids=["", "spread", "spread-cap"]
+)
 def test_built_in_strategies_on_one_symbol_fill_as_on_bar_with_costs_and_refusals(
-    random_panel_of, strategy_id, params, capital
+    random_panel_of, strategy_id, params, capital, costs
 ):
-    # 150 of capital cannot always pay for a share: refusals on both paths alike.
-    panel = random_panel_of(3_000, ["A"], seed=21, daily_vol=0.015)
+    # 150 of capital cannot always pay for a share: refusals on both paths alike. A cap of 1 % of
+    # 2,000 to 40,000 shares cuts the 10,000 of capital's fills (about 200 shares) now and then.
+    panel = uneven_volume(random_panel_of(3_000, ["A"], seed=21, daily_vol=0.015), 2_000, 40_000, seed=21)
 
     result = both_paths(
         panel,
@@ -134,9 +144,12 @@ def test_built_in_strategies_on_one_symbol_fill_as_on_bar_with_costs_and_refusal
         initial_capital=capital,
         commission=CommissionModel(rate=0.002, per_share=0.01, minimum=1.0),
         slippage_bps=5,
+        **costs,
     )
 
     assert result.fills
+    if costs.get("max_volume_fraction") and capital > 1_000 and strategy_id != "buy_and_hold":  # it fills once
+        assert result.to_dict()["volume_capped_orders"], "the cap should cut some fills"
 
 
 def test_a_table_run_reports_progress_up_to_one(random_panel_of):
