@@ -17,6 +17,11 @@ class BacktestRun(models.Model):
     initial_capital = models.DecimalField(max_digits=20, decimal_places=2)
     commission = models.DecimalField(max_digits=10, decimal_places=6, default=0)
     slippage_bps = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    spread = models.DecimalField(max_digits=8, decimal_places=6, default=0,
+                                 help_text="Bid-ask spread as a fraction of the price; half of it against each fill")
+    max_volume_fraction = models.DecimalField(max_digits=7, decimal_places=6, null=True, blank=True,
+                                              help_text="Fills per symbol and bar capped at this fraction of the bar's "
+                                                        "volume (null: no cap)")
     risk_free_rate = models.DecimalField(max_digits=8, decimal_places=6, default=0,
                                          help_text="Annual risk-free rate the Sharpe, Sortino and alpha were measured against")
     sweep_id = models.UUIDField(null=True, blank=True, db_index=True, help_text="Runs of one parameter grid")
@@ -27,6 +32,8 @@ class BacktestRun(models.Model):
     equity_curve = models.JSONField(null=True, blank=True)
     trades = models.JSONField(null=True, blank=True)
     open_trades = models.JSONField(null=True, blank=True)
+    volume_capped_orders = models.JSONField(null=True, blank=True,
+                                            help_text="Orders the volume cap filled in part or not at all, with the reason")
     task_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -59,6 +66,8 @@ class WalkForwardRun(models.Model):
     initial_capital = models.DecimalField(max_digits=20, decimal_places=2)
     commission = models.DecimalField(max_digits=10, decimal_places=6, default=0)
     slippage_bps = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    spread = models.DecimalField(max_digits=8, decimal_places=6, default=0)
+    max_volume_fraction = models.DecimalField(max_digits=7, decimal_places=6, null=True, blank=True)
     risk_free_rate = models.DecimalField(max_digits=8, decimal_places=6, default=0)
     train_days = models.PositiveIntegerField(help_text="Sessions per train window")
     test_days = models.PositiveIntegerField(help_text="Sessions per test window")

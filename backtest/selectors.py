@@ -145,7 +145,8 @@ def run_tearsheet(*, run: BacktestRun) -> tuple[str, dict[str, bytes]]:
 def tearsheet_write(spec, data: dict[str, Any], path) -> None:
     """Write the tearsheet of a result computed in this process (``run_backtest --tearsheet FILE``)."""
     run = {**data, "id": None, "start_date": spec.start_date.isoformat(), "end_date": spec.end_date.isoformat(),
-           "commission": spec.commission, "slippage_bps": spec.slippage_bps, "risk_free_rate": spec.risk_free_rate,
+           "commission": spec.commission, "slippage_bps": spec.slippage_bps, "spread": spec.spread,
+           "max_volume_fraction": spec.max_volume_fraction, "risk_free_rate": spec.risk_free_rate,
            "default_universe": spec.default_universe}
     trades = data["trades"]
     report = robustness_report(trades=trades, equity_curve=data["equity_curve"],

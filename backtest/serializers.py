@@ -3,6 +3,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from backtest import walkforward
+from backtest.engine import MAX_SPREAD
 from backtest.models import BacktestRun, WalkForwardRun, WalkForwardWindow
 from backtest.services import MAX_SWEEP_RUNS
 from backtest.strategies import STRATEGIES
@@ -23,6 +24,15 @@ class RunRequestSerializer(serializers.Serializer):
                                           help_text="Fraction of notional per fill, e.g. 0.002")
     slippage_bps = serializers.DecimalField(max_digits=10, decimal_places=4, min_value=Decimal("0"),
                                             max_value=Decimal("1000"), default=Decimal("0"))
+    spread = serializers.DecimalField(
+        max_digits=8, decimal_places=6, min_value=Decimal("0"), max_value=Decimal(str(MAX_SPREAD)), default=Decimal("0"),
+        help_text="Bid-ask spread as a fraction of the price, e.g. 0.0005; half of it against each fill: buys at "
+                  "price x (1 + spread/2), sells at price x (1 - spread/2)")
+    max_volume_fraction = serializers.DecimalField(
+        max_digits=7, decimal_places=6, min_value=Decimal("0.000001"), max_value=Decimal("1"), required=False,
+        allow_null=True,
+        help_text="Volume cap, e.g. 0.1: one symbol's fills on one bar add up to at most this fraction of the bar's "
+                  "volume; the rest of a cut order is cancelled. Default: no cap")
     risk_free_rate = serializers.DecimalField(
         max_digits=8, decimal_places=6, min_value=Decimal("-0.1"), max_value=Decimal("1"), required=False,
         help_text="Annual risk-free rate for Sharpe, Sortino and alpha, e.g. 0.04; default BACKTEST_RISK_FREE_RATE (0)")
@@ -50,14 +60,15 @@ class RunSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = BacktestRun
         fields = ["id", "strategy_id", "params", "symbols", "start_date", "end_date", "initial_capital", "commission",
-                  "slippage_bps", "risk_free_rate", "default_universe", "sweep_id", "status", "progress", "error", "metrics", "created_at", "finished_at"]
+                  "slippage_bps", "spread", "max_volume_fraction", "risk_free_rate", "default_universe", "sweep_id",
+                  "status", "progress", "error", "metrics", "created_at", "finished_at"]
         read_only_fields = fields
 
 
 class RunResultSerializer(serializers.ModelSerializer):
     class Meta:
         model = BacktestRun
-        fields = RunSummarySerializer.Meta.fields + ["equity_curve", "trades", "open_trades"]
+        fields = RunSummarySerializer.Meta.fields + ["equity_curve", "trades", "open_trades", "volume_capped_orders"]
         read_only_fields = fields
 
 
@@ -92,7 +103,8 @@ class WalkForwardSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = WalkForwardRun
         fields = ["id", "strategy_id", "params", "grid", "symbols", "default_universe", "start_date", "end_date",
-                  "initial_capital", "commission", "slippage_bps", "risk_free_rate", "train_days", "test_days",
+                  "initial_capital", "commission", "slippage_bps", "spread", "max_volume_fraction", "risk_free_rate",
+                  "train_days", "test_days",
                   "step_days", "anchored", "objective", "status", "windows_total", "windows_done", "error",
                   "created_at", "finished_at", "results_url"]
         read_only_fields = fields

@@ -57,6 +57,24 @@ class RunSpec:
     risk_free_rate: Decimal | None = None
     """Annual rate for Sharpe, Sortino and alpha; None: ``BACKTEST_RISK_FREE_RATE`` (default 0)."""
     default_universe: bool = False
+    spread: Decimal = Decimal("0")
+    """Bid-ask spread as a fraction of the price: half of it against each fill (FILL_RULES 2)."""
+    max_volume_fraction: Decimal | None = None
+    """Volume cap: a symbol's fills on a bar add up to at most this fraction of its volume (FILL_RULES 12)."""
+
+    def costs(self) -> dict[str, Any]:
+        """The engine's cost arguments: ``Backtest(..., **spec.costs())``."""
+        return {"commission": CommissionModel(rate=float(self.commission)), **self.market_costs()}
+
+    def market_costs(self) -> dict[str, Any]:
+        """Slippage, spread and volume cap, as the engine takes them."""
+        return market_costs(self.slippage_bps, self.spread, self.max_volume_fraction)
+
+
+def market_costs(slippage_bps: Decimal, spread: Decimal, max_volume_fraction: Decimal | None) -> dict[str, Any]:
+    """The engine's slippage, spread and volume cap arguments from stored numbers."""
+    return {"slippage_bps": float(slippage_bps), "spread": float(spread),
+            "max_volume_fraction": None if max_volume_fraction is None else float(max_volume_fraction)}
 
 
 def _default_universe(strategy, start: date, end: date) -> list[str]:
@@ -103,7 +121,8 @@ def run_spec_validate(spec: RunSpec) -> RunSpec:
     params = {name: getattr(parsed, name) for name in strategy.param_schema()}
     risk_free_rate = settings.BACKTEST_RISK_FREE_RATE if spec.risk_free_rate is None else spec.risk_free_rate
     return RunSpec(spec.strategy_id, params, symbols, spec.start_date, spec.end_date, spec.initial_capital,
-                   spec.commission, spec.slippage_bps, risk_free_rate, default_universe)
+                   spec.commission, spec.slippage_bps, risk_free_rate, default_universe, spec.spread,
+                   spec.max_volume_fraction)
 
 
 QUEUE_REFUSED = "Not started: the task queue was unavailable."
@@ -143,8 +162,8 @@ def _create_row(user, spec: RunSpec, sweep_id: uuid.UUID | None = None) -> Backt
         user=user, strategy_id=spec.strategy_id, params=spec.params, symbols=spec.symbols,
         default_universe=spec.default_universe,
         start_date=spec.start_date, end_date=spec.end_date, initial_capital=spec.initial_capital,
-        commission=spec.commission, slippage_bps=spec.slippage_bps, risk_free_rate=spec.risk_free_rate,
-        sweep_id=sweep_id,
+        commission=spec.commission, slippage_bps=spec.slippage_bps, spread=spec.spread,
+        max_volume_fraction=spec.max_volume_fraction, risk_free_rate=spec.risk_free_rate, sweep_id=sweep_id,
     )
 
 
@@ -214,8 +233,7 @@ def backtest_compute(spec: RunSpec, progress=None):
         panel,
         strategy_cls(spec.params),
         initial_capital=float(spec.initial_capital),
-        commission=CommissionModel(rate=float(spec.commission)),
-        slippage_bps=float(spec.slippage_bps),
+        **spec.costs(),
         progress=progress,
         benchmark_returns=benchmark,
         # The backtest's own rate (default 0, as backtrader, vectorbt and empyrical), not the options RISK_FREE_RATE.
@@ -241,7 +259,8 @@ def backtest_execute(*, run_id: int) -> BacktestRun | None:
         return None
     run = BacktestRun.objects.get(pk=run_id)
     spec = RunSpec(run.strategy_id, run.params, run.symbols, run.start_date, run.end_date, run.initial_capital,
-                   run.commission, run.slippage_bps, run.risk_free_rate)
+                   run.commission, run.slippage_bps, run.risk_free_rate, spread=run.spread,
+                   max_volume_fraction=run.max_volume_fraction)
     last_beat = [timezone.now()]
 
     def progress(fraction: float) -> None:
@@ -260,7 +279,8 @@ def backtest_execute(*, run_id: int) -> BacktestRun | None:
     data = result.to_dict()
     BacktestRun.objects.filter(pk=run_id).update(
         status=BacktestRun.SUCCEEDED, progress=1.0, metrics=data["metrics"], equity_curve=data["equity_curve"],
-        trades=data["trades"], open_trades=data["open_trades"], finished_at=timezone.now(), error="")
+        trades=data["trades"], open_trades=data["open_trades"], volume_capped_orders=data["volume_capped_orders"],
+        finished_at=timezone.now(), error="")
     return BacktestRun.objects.get(pk=run_id)
 
 
@@ -375,7 +395,7 @@ def backtest_walk_forward_create(*, user, spec: WalkForwardSpec, request=None) -
         combinations=combinations, skipped=skipped, symbols=checked.symbols,
         default_universe=checked.default_universe, start_date=checked.start_date, end_date=checked.end_date,
         initial_capital=checked.initial_capital, commission=checked.commission, slippage_bps=checked.slippage_bps,
-        risk_free_rate=checked.risk_free_rate, train_days=spec.train_days, test_days=spec.test_days,
+        spread=checked.spread, max_volume_fraction=checked.max_volume_fraction, risk_free_rate=checked.risk_free_rate, train_days=spec.train_days, test_days=spec.test_days,
         step_days=spec.step_days or spec.test_days, anchored=spec.anchored, objective=spec.objective,
         windows_total=len(plans),
     )
@@ -449,7 +469,8 @@ def walk_forward_window_execute(*, window_id: int) -> WalkForwardWindow | None:
         result = walkforward.window_evaluate(
             panel, get_strategy(run.strategy_id), run.combinations, plan, objective=run.objective,
             initial_capital=float(run.initial_capital), commission=CommissionModel(rate=float(run.commission)),
-            slippage_bps=float(run.slippage_bps), risk_free_rate=float(run.risk_free_rate), progress=heartbeat)
+            **market_costs(run.slippage_bps, run.spread, run.max_volume_fraction),
+            risk_free_rate=float(run.risk_free_rate), progress=heartbeat)
     except Exception as exc:  # stored on the window and its run, never left RUNNING
         logger.exception("walk-forward window %s failed", window_id)
         message = f"Window {window.index + 1} (train {plan.train_start} to {plan.train_end}): {type(exc).__name__}: {exc}"
@@ -517,8 +538,7 @@ def walk_forward_compute(spec: WalkForwardSpec, progress=None) -> dict:
     for plan in plans:
         windows.append(walkforward.window_evaluate(
             panel, strategy, combinations, plan, objective=spec.objective, initial_capital=float(run.initial_capital),
-            commission=CommissionModel(rate=float(run.commission)), slippage_bps=float(run.slippage_bps),
-            risk_free_rate=float(run.risk_free_rate)))
+            **run.costs(), risk_free_rate=float(run.risk_free_rate)))
         if progress is not None:
             progress(len(windows) / len(plans))
     stitched = walkforward.stitch(windows, initial_capital=float(run.initial_capital),
@@ -542,6 +562,6 @@ def backtest_replay(spec: RunSpec, *, commission: CommissionModel | None = None)
     result = window_backtest(
         panel, get_strategy(spec.strategy_id), spec.params, first=spec.start_date,
         initial_capital=float(spec.initial_capital),
-        commission=commission or CommissionModel(rate=float(spec.commission)),
-        slippage_bps=float(spec.slippage_bps), risk_free_rate=float(spec.risk_free_rate or 0))
+        commission=commission or CommissionModel(rate=float(spec.commission)), **spec.market_costs(),
+        risk_free_rate=float(spec.risk_free_rate or 0))
     return result, panel_slice(panel, spec.start_date, spec.end_date)

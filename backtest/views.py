@@ -23,6 +23,7 @@ def _spec(data: dict) -> RunSpec:
         strategy_id=data["strategy_id"], params=data["params"], symbols=data.get("symbols"),
         start_date=data["start_date"], end_date=data["end_date"], initial_capital=data["initial_capital"],
         commission=data["commission"], slippage_bps=data["slippage_bps"], risk_free_rate=data.get("risk_free_rate"),
+        spread=data["spread"], max_volume_fraction=data.get("max_volume_fraction"),
     )
 
 

@@ -162,6 +162,8 @@ def window_evaluate(
     initial_capital: float,
     commission: CommissionModel | float = 0.0,
     slippage_bps: float = 0.0,
+    spread: float = 0.0,
+    max_volume_fraction: float | None = None,
     risk_free_rate: float = 0.0,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
@@ -171,7 +173,7 @@ def window_evaluate(
     at ``plan.train_end``. ``progress`` is called with the number of combinations done.
     """
     costs = {"initial_capital": initial_capital, "commission": commission, "slippage_bps": slippage_bps,
-             "risk_free_rate": risk_free_rate}
+             "spread": spread, "max_volume_fraction": max_volume_fraction, "risk_free_rate": risk_free_rate}
     train_panel = panel_slice(panel, plan.train_history, plan.train_end)
     scores: list[float | None] = []
     best: tuple[int, float, WindowResult] | None = None

@@ -70,6 +70,8 @@ def window_backtest(
     initial_capital: float,
     commission: CommissionModel | float = 0.0,
     slippage_bps: float = 0.0,
+    spread: float = 0.0,
+    max_volume_fraction: float | None = None,
     risk_free_rate: float = 0.0,
     benchmark_returns: pd.Series | None = None,
 ) -> WindowResult:
@@ -85,7 +87,8 @@ def window_backtest(
     strategy.start_bar = start_bar
     result = Backtest(
         panel, strategy, initial_capital=initial_capital, commission=commission, slippage_bps=slippage_bps,
-        benchmark_returns=benchmark_returns, risk_free_rate=risk_free_rate,
+        spread=spread, max_volume_fraction=max_volume_fraction, benchmark_returns=benchmark_returns,
+        risk_free_rate=risk_free_rate,
     ).run()
     equity = result.equity.iloc[start_bar:]
     exposure = result.exposure.iloc[start_bar:]

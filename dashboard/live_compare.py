@@ -87,11 +87,12 @@ def live_compare_report(*, user, account_id: int | None, start_date: date, end_d
         raise ValidationError({"end_date": ["end_date must be after start_date."]})
     if (end_date - start_date).days > MAX_RANGE_DAYS:
         raise ValidationError({"end_date": [f"At most {MAX_RANGE_DAYS} days from start_date."]})
-    commission, slippage_bps, rate = Decimal(0), Decimal(0), None
+    commission, slippage_bps, rate, spread, max_volume_fraction = Decimal(0), Decimal(0), None, Decimal(0), None
     if run_id is not None:
         run = _run_of(user, run_id)
         strategy_id, params = run.strategy_id, run.params
         commission, slippage_bps, rate = run.commission, run.slippage_bps, run.risk_free_rate
+        spread, max_volume_fraction = run.spread, run.max_volume_fraction
         symbols = symbols or run.symbols
     elif not strategy_id:
         raise ValidationError({"strategy_id": ["Give strategy_id (and params), or run_id."]})
@@ -107,7 +108,7 @@ def live_compare_report(*, user, account_id: int | None, start_date: date, end_d
                                                f"to {end_date}: give symbols."]})
     capital, capital_source = _equity_before(account, start_date)
     spec = run_spec_validate(RunSpec(strategy_id, params or {}, symbols, start_date, end_date, capital, commission,
-                                     slippage_bps, rate))
+                                     slippage_bps, rate, spread=spread, max_volume_fraction=max_volume_fraction))
     replay, panel = backtest_replay(spec, commission=CommissionModel(rate=float(commission)))
     simulated = [SimulatedFill(session=f.date, symbol=f.symbol, side=f.side, quantity=Decimal(f.quantity),
                                price=Decimal(repr(f.price)).quantize(PRICE),

@@ -14,6 +14,7 @@ from django.utils import timezone
 from backtest.models import BacktestRun
 from backtest.services import RunSpec, backtest_compute, backtest_execute, backtest_runs_reap
 from marketdata import calendar
+from marketdata.models import Bar
 from marketdata.services import bars_import
 from marketdata.synthetic import generate_universe
 
@@ -64,12 +65,40 @@ def test_a_run_is_accepted_executed_and_its_results_match_the_engine(api, stored
     assert set(result["metrics"]) >= {"sharpe", "sortino", "max_dd", "win_rate", "profit_factor"}
 
 
+def test_a_run_with_a_spread_and_a_volume_cap_records_them_and_fills_by_them(api, stored_bars):
+    response = api.post("/api/v1/backtest/run", body(spread="0.001", max_volume_fraction="0.000002"), format="json")
+    assert response.status_code == 202
+    result = api.get(response.data["results_url"]).data
+    assert result["status"] == "SUCCEEDED"
+    assert (result["spread"], result["max_volume_fraction"]) == ("0.001000", "0.000002")
+    run = BacktestRun.objects.get(pk=response.data["id"])
+    assert (run.spread, run.max_volume_fraction) == (Decimal("0.001"), Decimal("0.000002"))
+    spec = RunSpec("sma_cross", {"fast": 10, "slow": 30, "allow_short": True}, ["AAPL"], START, END, Decimal("10000"),
+                   Decimal("0.002"), spread=Decimal("0.001"), max_volume_fraction=Decimal("0.000002"))
+    direct = backtest_compute(spec)
+    assert result["trades"] == direct.to_dict()["trades"] and result["metrics"] == direct.to_dict()["metrics"]
+    # Two millionths of a bar's ~5,000,000 shares is ~10: all-in orders of 10,000 are cut, and say so.
+    capped = result["volume_capped_orders"]
+    assert capped and capped == direct.to_dict()["volume_capped_orders"]
+    assert capped[0]["reason"].startswith("volume cap: filled ") and "(0.0002% of the bar's volume of " in capped[0]["reason"]
+    # Half the spread on each fill, against the bar's open.
+    fill = direct.fills[0]
+    bar_open = direct.equity.index[fill.bar]
+    assert fill.price == pytest.approx(float(Bar.objects.get(instrument__symbol="AAPL", date=bar_open.date()).open)
+                                       * (1 + 0.0005 if fill.side == "buy" else 1 - 0.0005), rel=1e-12)
+    # Without them: no spread, no cap.
+    plain = api.get(api.post("/api/v1/backtest/run", body(), format="json").data["results_url"]).data
+    assert (plain["spread"], plain["max_volume_fraction"], plain["volume_capped_orders"]) == ("0.000000", None, [])
+
+
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [({"strategy_id": "nope"}, "strategy_id"), ({"params": {"fast": 50, "slow": 20}}, "params"),
      ({"params": {"fast": "ten"}}, "params"), ({"end_date": "2023-01-01"}, "end_date"),
      ({"symbols": ["ZZZ"]}, "symbols"), ({"symbols": []}, "symbols"), ({"initial_capital": "-5"}, "initial_capital"),
-     ({"start_date": "2010-01-01", "end_date": "2011-01-01"}, "symbols")],
+     ({"start_date": "2010-01-01", "end_date": "2011-01-01"}, "symbols"), ({"spread": "-0.001"}, "spread"),
+     ({"spread": "0.2"}, "spread"), ({"spread": "wide"}, "spread"), ({"max_volume_fraction": "0"}, "max_volume_fraction"),
+     ({"max_volume_fraction": "1.5"}, "max_volume_fraction")],
 )
 def test_bad_run_requests_get_a_400_naming_the_field_and_write_nothing(api, stored_bars, overrides, field):
     response = api.post("/api/v1/backtest/run", body(**overrides), format="json")
@@ -135,7 +164,7 @@ def test_cli_prints_json_after_import_bars(stored_bars, tmp_path):
                  "--end", "2025-12-31", "--cash", "10000", "--commission", "0.002",
                  "--params", '{"fast": 10, "slow": 30}', "--json", stdout=out)
     data = json.loads(out.getvalue())
-    assert set(data) == {"metrics", "trades", "open_trades", "equity_curve"}
+    assert set(data) == {"metrics", "trades", "open_trades", "equity_curve", "volume_capped_orders"}
     assert data["metrics"]["n_trades"] == len(data["trades"]) > 0
     plot = tmp_path / "curve.png"
     summary = StringIO()
@@ -145,6 +174,17 @@ def test_cli_prints_json_after_import_bars(stored_bars, tmp_path):
     with pytest.raises(CommandError, match="params"):
         call_command("run_backtest", "--strategy", "sma_cross", "--symbol", "AAPL", "--start", "2024-01-02",
                      "--end", "2025-12-31", "--params", '{"fast": -1}')
+
+
+def test_cli_takes_a_spread_and_a_volume_cap(stored_bars):
+    out = StringIO()
+    call_command("run_backtest", "--strategy", "sma_cross", "--symbol", "AAPL", "--start", "2024-01-02",
+                 "--end", "2025-12-31", "--spread", "0.001", "--max-volume-fraction", "0.000002", stdout=out)
+    assert "orders cut by the volume cap: " in out.getvalue()
+    for flag, value in (("--spread", "0.5"), ("--max-volume-fraction", "0"), ("--spread", "wide")):
+        with pytest.raises(CommandError, match=flag):
+            call_command("run_backtest", "--strategy", "sma_cross", "--symbol", "AAPL", "--start", "2024-01-02",
+                         "--end", "2025-12-31", flag, value)
 
 
 @pytest.mark.django_db(transaction=True)

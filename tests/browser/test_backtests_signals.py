@@ -162,6 +162,25 @@ def test_a_backtest_chart_shows_spy_the_trades_and_the_drawdown_on_its_own_perce
     assert page.locator(".notice.bad").count() == 0
 
 
+def test_a_run_with_a_spread_and_a_volume_cap_shows_its_costs_and_the_orders_the_cap_cut(server, staff_page):
+    page = staff_page
+    page.goto(f"{server}/backtests/")
+    page.wait_for_selector("#strategy option[value=sma_cross]", state="attached")
+    page.fill("#run-form input[name=symbols]", "AAPL")
+    page.fill("#run-form input[name=spread]", "0.0005")
+    page.fill("#run-form input[name=max_volume_fraction]", "0.000001")
+    page.click("#run-form button[type=submit]")
+    page.wait_for_selector("#run-status .notice.ok", timeout=30000)
+
+    expect(page.locator("#bt-costs")).to_have_text(
+        "Costs: commission 0.1% of notional · slippage 0 bps · spread 0.05% (half against each fill) · "
+        "fills capped at 0.0001% of a bar's volume")
+    expect(page.locator("#bt-capped h3")).to_contain_text("Orders cut by the volume cap (")
+    reason = page.locator("#bt-capped tbody tr").first.locator("td").last.text_content()
+    assert re.fullmatch(r"volume cap: (filled [\d,]+ of [\d,]+ shares|none of [\d,]+ shares filled) "
+                        r"\(0\.0001% of the bar's volume of [\d,]+\); (the other [\d,]+ )?cancelled", reason), reason
+
+
 def test_staff_run_the_shared_scan_from_the_page_and_see_it_done(server, staff_page):
     page = staff_page
     page.goto(f"{server}/signals/")

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.management import BaseCommand, CommandError
 from rest_framework.exceptions import ValidationError
 
+from backtest.engine import MAX_SPREAD
 from backtest.services import RunSpec, WalkForwardSpec, backtest_compute, run_spec_validate, walk_forward_compute
 from backtest.walkforward import OBJECTIVES
 
@@ -32,6 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--cash", default="10000")
         parser.add_argument("--commission", default="0", help="fraction of notional, e.g. 0.002")
         parser.add_argument("--slippage-bps", default="0")
+        parser.add_argument("--spread", default="0",
+                            help="bid-ask spread as a fraction of the price, e.g. 0.0005: half of it against each fill")
+        parser.add_argument("--max-volume-fraction", default=None,
+                            help="volume cap, e.g. 0.1: a symbol's fills on a bar add up to at most this fraction of "
+                                 "its volume; the rest of a cut order is cancelled (default: no cap)")
         parser.add_argument("--risk-free-rate", default=None,
                             help="annual rate for Sharpe/Sortino/alpha, e.g. 0.04 (default BACKTEST_RISK_FREE_RATE, 0)")
         parser.add_argument("--params", default="{}", help="JSON object of strategy parameters")
@@ -51,13 +57,19 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         try:
             params = json.loads(opts["params"])
-            cash, commission, slippage = (Decimal(opts[k]) for k in ("cash", "commission", "slippage_bps"))
+            cash, commission, slippage, spread = (Decimal(opts[k]) for k in ("cash", "commission", "slippage_bps", "spread"))
             risk_free_rate = None if opts["risk_free_rate"] is None else Decimal(opts["risk_free_rate"])
+            cap = None if opts["max_volume_fraction"] is None else Decimal(opts["max_volume_fraction"])
         except (json.JSONDecodeError, InvalidOperation) as exc:
-            raise CommandError(f"Bad --params/--cash/--commission/--risk-free-rate: {exc}") from None
+            raise CommandError(f"Bad --params/--cash/--commission/--spread/--max-volume-fraction/--risk-free-rate: "
+                               f"{exc}") from None
+        if not 0 <= spread <= Decimal(str(MAX_SPREAD)):
+            raise CommandError(f"--spread is a fraction of the price, from 0 to {MAX_SPREAD}; got {spread}")
+        if cap is not None and not 0 < cap <= 1:
+            raise CommandError(f"--max-volume-fraction is a fraction of the bar's volume, above 0 and at most 1; got {cap}")
         symbols = [s for arg in opts["symbol"] for s in arg.split(",") if s.strip()] if opts["symbol"] else None
         spec = RunSpec(opts["strategy"], params, symbols, opts["start"], opts["end"], cash, commission, slippage,
-                       risk_free_rate)
+                       risk_free_rate, spread=spread, max_volume_fraction=cap)
         if opts["walk_forward"]:
             self._walk_forward(spec, opts)
             return
@@ -77,7 +89,8 @@ class Command(BaseCommand):
             tearsheet_write(spec, data, opts["tearsheet"])
         if opts["json"]:
             self.stdout.write(json.dumps({"metrics": data["metrics"], "trades": data["trades"],
-                                          "open_trades": data["open_trades"], "equity_curve": data["equity_curve"]}))
+                                          "open_trades": data["open_trades"], "equity_curve": data["equity_curve"],
+                                          "volume_capped_orders": data["volume_capped_orders"]}))
             return
         sys.stderr.write("\n")
         self._summary(data, opts["plot"])
@@ -147,6 +160,9 @@ class Command(BaseCommand):
             f"  exposure {pct(m['exposure_time'])}   alpha {pct(m['alpha'])}   beta {num(m['beta'])}",
             f"  open trades at the end: {len(data['open_trades'])}",
         ]
+        if data["volume_capped_orders"]:
+            lines.append(f"  orders cut by the volume cap: {len(data['volume_capped_orders'])}, e.g. "
+                         f"{data['volume_capped_orders'][0]['reason']}")
         if plot:
             lines.append(f"  equity curve written to {plot}")
         self.stdout.write("\n".join(lines))

@@ -17,6 +17,14 @@
     factor_rank: { top_n: [3, 5, 10], rebalance_days: [10, 21] },
   };
 
+  function costsText(run) {
+    const percent = (fraction) => `${parseFloat((Number(fraction) * 100).toPrecision(6))}%`;  // 0.0005 -> 0.05%
+    const cap = run.max_volume_fraction === null || run.max_volume_fraction === undefined
+      ? "no volume cap" : `fills capped at ${percent(run.max_volume_fraction)} of a bar's volume`;
+    return `Costs: commission ${percent(run.commission)} of notional · slippage ${Number(run.slippage_bps)} bps · `
+      + `spread ${percent(run.spread)} (half against each fill) · ${cap}`;
+  }
+
   function fmt(value, kind) {
     if (value === null || value === undefined) return "–";
     if (kind === "pct") return (value * 100).toFixed(2) + "%";
@@ -195,6 +203,7 @@
       el("a", { class: "button", id: "tearsheet-html", href: `/backtests/${id}/tearsheet.html`, download: "" }, "Download tearsheet (HTML)"),
       el("a", { class: "button", href: `/backtests/${id}/tearsheet.zip`, download: "" }, "Tearsheet + PNG plots (zip)"),
       el("button", { type: "button", id: "compare-live", onclick: () => compareRunLive(data) }, "Compare with my account"));
+    document.getElementById("bt-costs").textContent = costsText(data);
     drawCharts(data);
     table("bt-metrics", [{ label: "Metric", value: (m) => m[1] }, { label: "Value", value: (m) => fmt(data.metrics[m[0]], m[2]) }], METRICS);
     table("bt-trades", [
@@ -202,6 +211,17 @@
       { label: "Exit", value: (t) => `${t.exit_date} @ ${t.exit_price}` }, { label: "Qty", value: (t) => t.quantity },
       { label: "P&L", value: (t) => money(t.pnl), cls: (t) => signClass(t.pnl) }, { label: "Return", value: (t) => fmt(t.return_pct, "pct") },
     ], data.trades.slice(-200).reverse(), "No closed trades.");
+    const capped = data.volume_capped_orders || [];
+    const cappedHost = document.getElementById("bt-capped");
+    cappedHost.replaceChildren();
+    if (capped.length) {
+      cappedHost.appendChild(el("h3", {}, `Orders cut by the volume cap (${capped.length})`));
+      const rows = el("div");
+      cappedHost.appendChild(rows);
+      table(rows, [{ label: "Order", value: (o) => `#${o.order_id}` }, { label: "Placed", value: (o) => o.placed },
+        { label: "Symbol", value: (o) => o.symbol }, { label: "Status", value: (o) => o.status }, { label: "Reason", value: (o) => o.reason }],
+        capped.slice(0, 200));
+    }
     loadRobustness();
     loadSensitivity(data.sweep_id);
     loadRuns();
