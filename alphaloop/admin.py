@@ -1,8 +1,11 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.forms.models import model_to_dict
 
 from alphaloop.audit import audit_log_create
 from alphaloop.models import AuditLog
+from alphaloop.usernames import CaseInsensitiveUserChangeForm
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
@@ -46,3 +49,11 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class UserAdmin(DjangoUserAdmin):
+    form = CaseInsensitiveUserChangeForm
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), UserAdmin)

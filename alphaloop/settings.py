@@ -138,7 +138,7 @@ DJANGO_CELERY_BEAT_TZ_AWARE = True
 # --- Auth -----------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "alphaloop.usernames.CaseInsensitiveModelBackend",  # usernames in any case (alphaloop/usernames.py)
 ]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
@@ -164,6 +164,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "alphaloop.auth.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "alphaloop.net.client_ip"
+AXES_USERNAME_CALLABLE = "alphaloop.usernames.lockout_username"
 AXES_VERBOSE = False
 
 ADMIN_USERNAME = env.str("ALPHALOOP_ADMIN_USERNAME", default="admin")
