@@ -130,6 +130,23 @@ def test_a_run_id_replays_that_runs_strategy_and_symbols(api, other_api, traded,
                                                            "end_date": "2025-03-07"}).status_code == 404
 
 
+def test_a_run_id_replays_with_that_runs_spread_and_volume_cap(api, traded, user):
+    from backtest.models import BacktestRun
+
+    run = BacktestRun.objects.create(user=user, strategy_id="buy_and_hold", params={}, symbols=["AAA", "BBB"],
+                                     start_date=date(2025, 3, 3), end_date=date(2025, 3, 7),
+                                     initial_capital=Decimal(5000), spread=Decimal("0.002"),
+                                     max_volume_fraction=Decimal("0.0004"), status="SUCCEEDED")
+    report = api.get("/api/v1/backtest/live-compare", {"run_id": run.pk, "start_date": "2025-03-03",
+                                                       "end_date": "2025-03-07", "tag": "trend"}).data
+
+    # Half of 100,000 at the ask of 100 x 1.001 is 499 shares; 0.04 % of the 1,000,000 traded is 400.
+    (matched,) = [row for row in report["rows"] if row["kind"] == "matched"]
+    assert (matched["backtest"]["price"], matched["backtest"]["quantity"]) == ("100.100000", "400")
+    # The live 500 shares at 100.20 paid 0.10 a share over the backtest's ask: -50.00.
+    assert (matched["slippage_per_share"], matched["slippage"]) == ("0.100000", "-50.00")
+
+
 def test_the_differences_add_up_to_the_pnl_gap_for_sizes_that_differ():
     """Pure: a bigger live size, sold in two orders, splits into slippage, size and commission exactly."""
     day = date(2025, 3, 4)

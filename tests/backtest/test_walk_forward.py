@@ -20,6 +20,7 @@ from backtest.models import WalkForwardRun, WalkForwardWindow
 from backtest.services import RunSpec, WalkForwardSpec, backtest_walk_forward_create
 from backtest.strategies.base import Strategy, param
 from marketdata import calendar
+from marketdata.models import Bar
 from tests.backtest.conftest import build_panel
 
 
@@ -191,6 +192,24 @@ def test_a_walk_forward_through_the_api_runs_its_windows_and_stitches_them(commi
     assert [r["id"] for r in api.get("/api/v1/backtest/walk-forward").data] == [result["id"]]
     assert other_api.get(response.data["results_url"]).status_code == 404
     assert other_api.get("/api/v1/backtest/walk-forward").data == []
+
+
+def test_a_walk_forward_trades_every_window_with_its_spread_and_volume_cap(committing_api, spy_aapl_msft_bars):
+    response = committing_api.post("/api/v1/backtest/walk-forward",
+                                   _body(spread="0.002", max_volume_fraction="0.000002"), format="json")
+
+    assert response.status_code == 202, response.data
+    result = committing_api.get(response.data["results_url"]).data
+    assert result["status"] == "SUCCEEDED"
+    assert (result["spread"], result["max_volume_fraction"]) == ("0.002000", "0.000002")
+    trades = result["result"]["trades"]
+    assert trades
+    bars = {bar.date.isoformat(): bar for bar in Bar.objects.filter(instrument__symbol="AAPL")}
+    for trade in trades:  # long only: bought at the open's ask, sold at its bid, at most 2e-6 of the volume
+        entry, exit_ = bars[trade["entry_date"]], bars[trade["exit_date"]]
+        assert trade["entry_price"] == pytest.approx(float(entry.open) * 1.001, abs=1e-6)
+        assert trade["exit_price"] == pytest.approx(float(exit_.open) * 0.999, abs=1e-6)
+        assert trade["quantity"] <= int(entry.volume * 2e-6)
 
 
 @pytest.mark.parametrize(("overrides", "field", "words"), [
