@@ -6,8 +6,10 @@ Definitions the API documents:
   ``initial_cash``), a non-positive fraction; ``max_drawdown`` is the stored
   running worst of those.
 * attribution ``pct`` is a group's P&L over the sum of the groups' absolute P&L
-  (sign kept, the absolute shares add up to 1), so a group's share stays
-  meaningful when winners and losers net out to nearly zero.
+  in percent (sign kept, 13.6 = 13.6 %; the absolute shares add up to 100), so a
+  group's share stays meaningful when winners and losers net out to nearly zero.
+  Units follow one rule across the API: a field named ``*_pct`` (or ``pct``) is
+  in percent; returns, rates and drawdowns without that suffix are fractions.
 * ``alpha``/``beta`` regress the daily returns on the benchmark's over the
   sessions where both are known, as empyrical's ``alpha_beta`` does: beta is
   the OLS slope, alpha is ``(1 + mean(r - rf - beta * (b - rf)))^252 - 1`` with
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 from django.conf import settings
@@ -32,6 +34,12 @@ from orders.models import Account
 TRADING_DAYS = 252
 GROUPS = {"symbol": "symbol", "strategy": "strategy_tag", "factor": "factor_tag"}
 UNTAGGED = "untagged"
+PCT_PLACES = Decimal("0.01")
+PCT_ZERO = Decimal("0.00")
+
+
+def percent(fraction: Decimal) -> Decimal:
+    return (fraction * 100).quantize(PCT_PLACES, rounding=ROUND_HALF_UP)
 
 
 def equity_snapshots_get(*, account: Account, since: dt.date | None = None, until: dt.date | None = None) -> list[dict]:
@@ -100,7 +108,7 @@ def pnl_attribution_get(
     attributions = []
     for row in sorted(merged.values(), key=lambda r: (-r["pnl"], r["label"])):
         row["pnl"] = money(row["pnl"])
-        row["pct"] = ratio(row["pnl"] / gross) if gross else Decimal("0")
+        row["pct"] = percent(row["pnl"] / gross) if gross else PCT_ZERO
         attributions.append(row)
     return {
         "group_by": group_by,
@@ -111,18 +119,21 @@ def pnl_attribution_get(
     }
 
 
-def _returns_pairs(account: Account, start: dt.date | None, end: dt.date | None) -> tuple[np.ndarray, np.ndarray, list]:
+def _window_returns(account: Account, start: dt.date | None, end: dt.date | None) -> list[tuple]:
+    """``(date, daily_return, benchmark_return)`` of the window's snapshots with either return known."""
     snapshots = EquitySnapshot.objects.filter(
-        account=account, daily_return__isnull=False, benchmark_return__isnull=False
+        Q(daily_return__isnull=False) | Q(benchmark_return__isnull=False), account=account
     ).order_by("snapshot_date")
     if start is not None:
         snapshots = snapshots.filter(snapshot_date__gte=start)
     if end is not None:
         snapshots = snapshots.filter(snapshot_date__lte=end)
-    rows = list(snapshots.values_list("snapshot_date", "daily_return", "benchmark_return"))
-    returns = np.array([float(r[1]) for r in rows], dtype="float64")
-    bench = np.array([float(r[2]) for r in rows], dtype="float64")
-    return returns, bench, [r[0] for r in rows]
+    return list(snapshots.values_list("snapshot_date", "daily_return", "benchmark_return"))
+
+
+def _compounded(values: list) -> float | None:
+    known = [float(v) for v in values if v is not None]
+    return float(np.prod(1.0 + np.array(known, dtype="float64")) - 1.0) if known else None
 
 
 def alpha_beta(
@@ -148,21 +159,26 @@ def _to_ratio(value: float | None) -> Decimal | None:
 
 
 def equity_stats_get(*, account: Account, start: dt.date | None = None, end: dt.date | None = None) -> dict:
-    returns, bench, dates = _returns_pairs(account, start, end)
+    """Alpha/beta/correlation over the sessions where both returns are known; each total return compounds
+    every known daily return of its own series in the window (as the equity curve over the same window does)."""
+    rows = _window_returns(account, start, end)
+    pairs = [(r, b) for _, r, b in rows if r is not None and b is not None]
+    returns = np.array([float(r) for r, _ in pairs], dtype="float64")
+    bench = np.array([float(b) for _, b in pairs], dtype="float64")
     rf = float(settings.RISK_FREE_RATE) / TRADING_DAYS
     fitted = alpha_beta(returns, bench, risk_free_per_period=rf)
     correlation = None
     if len(returns) >= 2 and returns.std() > 0 and bench.std() > 0:
         correlation = float(np.corrcoef(returns, bench)[0, 1])
     return {
-        "start_date": dates[0] if dates else start,
-        "end_date": dates[-1] if dates else end,
-        "observations": len(dates),
+        "start_date": rows[0][0] if rows else start,
+        "end_date": rows[-1][0] if rows else end,
+        "observations": len(pairs),
         "alpha": _to_ratio(fitted[0]) if fitted else None,
         "beta": _to_ratio(fitted[1]) if fitted else None,
         "correlation": _to_ratio(correlation),
-        "total_return": _to_ratio(float(np.prod(1.0 + returns) - 1.0)) if dates else None,
-        "benchmark_total_return": _to_ratio(float(np.prod(1.0 + bench) - 1.0)) if dates else None,
+        "total_return": _to_ratio(_compounded([r for _, r, _ in rows])),
+        "benchmark_total_return": _to_ratio(_compounded([b for _, _, b in rows])),
         "risk_free_rate": settings.RISK_FREE_RATE,
     }
 

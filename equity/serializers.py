@@ -81,7 +81,7 @@ class AttributionRowSerializer(serializers.Serializer):
     label = serializers.CharField()
     pnl = serializers.DecimalField(**MONEY)
     pct = serializers.DecimalField(
-        max_digits=10, decimal_places=6, help_text="pnl / sum of |pnl| over the groups (sign kept)"
+        max_digits=10, decimal_places=2, help_text="Share in percent: pnl / sum of |pnl| over the groups x 100 (sign kept)"
     )
     trades = serializers.IntegerField()
     wins = serializers.IntegerField()

@@ -137,8 +137,8 @@ def test_attribution_by_symbol_shares_the_sum_of_absolute_pnl(api, account):
     assert response.status_code == 200
     assert response.data["total_pnl"] == "0.00"
     assert [(a["label"], a["pnl"], a["pct"], a["trades"], a["wins"]) for a in response.data["attributions"]] == [
-        ("AAPL", "200.00", "0.500000", 2, 1),  # 200 / (|200| + |-200|)
-        ("MSFT", "-200.00", "-0.500000", 1, 0),
+        ("AAPL", "200.00", "50.00", 2, 1),  # percent: 200 / (|200| + |-200|) x 100
+        ("MSFT", "-200.00", "-50.00", 1, 0),
     ]
 
 
@@ -151,8 +151,8 @@ def test_attribution_by_strategy_labels_untagged_trades(api, account):
     response = api.get("/api/v1/equity/pnl-attribution?group_by=strategy")
 
     assert [(a["label"], a["pnl"], a["pct"]) for a in response.data["attributions"]] == [
-        ("breakout", "300.00", "0.666667"),
-        ("untagged", "-150.00", "-0.333333"),
+        ("breakout", "300.00", "66.67"),
+        ("untagged", "-150.00", "-33.33"),
     ]
 
 
@@ -195,6 +195,19 @@ def test_alpha_and_beta_match_empyrical_with_the_risk_free_rate(api, account, se
     assert 1.2 < beta < 1.4
     assert float(response.data["correlation"]) == pytest.approx(np.corrcoef(returns, bench)[0, 1], abs=1e-6)
     assert response.data["start_date"] == days[0].isoformat()
+
+
+@pytest.mark.django_db
+def test_the_window_returns_compound_every_known_daily_return_as_the_equity_curve_does(api, account):
+    _snapshot(account, dt.date(2026, 3, 2), "101000", daily=D("0.01"), bench=D("0.02"))
+    _snapshot(account, dt.date(2026, 3, 3), "103020", daily=D("0.02"))  # no SPY bar that day
+    _snapshot(account, dt.date(2026, 3, 4), "100929.69", daily=D("-0.020294"), bench=D("-0.01"))
+
+    data = api.get("/api/v1/equity/stats?start_date=2026-03-02&end_date=2026-03-04").data
+
+    assert data["total_return"] == "0.009293"  # 1.01 x 1.02 x 0.979706 - 1: all three sessions, as the curve
+    assert data["benchmark_total_return"] == "0.009800"  # 1.02 x 0.99 - 1
+    assert data["observations"] == 2  # alpha and beta pair only the sessions with both returns
 
 
 @pytest.mark.django_db
