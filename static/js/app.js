@@ -18,9 +18,14 @@
   }
 
   async function request(method, path, body, retried) {
-    const headers = { Authorization: "Bearer " + (token || (await fetchToken())) };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    let response;
+    try {
+      const headers = { Authorization: "Bearer " + (token || (await fetchToken())) };
+      if (body !== undefined) headers["Content-Type"] = "application/json";
+      response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (err) {  // the network failed: an answer like any other failure, so pages can say so
+      return { ok: false, status: 0, data: { detail: "The server could not be reached." } };
+    }
     if (response.status === 401 && !retried) { token = null; return request(method, path, body, true); }
     const text = await response.text();
     let data = null;
@@ -102,9 +107,23 @@
     return chart;
   }
 
+  // The running compounded return (in %) of a series of daily returns (fractions), one point per snapshot:
+  // every line of a window starts from the same base and ends at the window's total return.
+  function compounded(snapshots, field) {
+    let growth = 1;
+    return snapshots.map((s) => { growth *= 1 + Number(s[field] || 0); return { time: s.date, value: (growth - 1) * 100 }; });
+  }
+
+  // A panel whose data failed: what failed and why, and a Retry button, never a blank box.
+  function failed(host, what, answer, retry) {
+    const why = answer.status ? `the server answered ${answer.status}` : "the server could not be reached";
+    host.replaceChildren(el("div", { class: "notice bad load-failed", role: "alert" }, `Could not load ${what}: ${why}. `,
+      el("button", { type: "button", class: "small retry", onclick: retry }, "Retry")));
+  }
+
   window.AL = {
     get: (p) => request("GET", p), post: (p, b = {}) => request("POST", p, b), patch: (p, b) => request("PATCH", p, b),
     put: (p, b) => request("PUT", p, b), del: (p) => request("DELETE", p),
-    money, pct, ratio, signClass, el, table, errors, formData, lineChart,
+    money, pct, ratio, signClass, el, table, errors, formData, lineChart, failed, compounded,
   };
 })();

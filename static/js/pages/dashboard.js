@@ -49,25 +49,30 @@
     AlphaLoop.watch(data.positions.map((p) => p.symbol));
   }
 
+  // Both charts come from one answer; if it fails they say so and offer a retry, never a blank box.
+  let charts = [];
   async function loadCharts() {
-    const { ok, data } = await get("/api/v1/equity/snapshots?days=365");
-    if (!ok || !data.snapshots.length) return;
-    const equityChart = AL.lineChart(document.getElementById("equity-chart"));
-    const mine = equityChart.addLineSeries({ color: "#4c9aff", lineWidth: 2, title: "Account" });
-    const spy = equityChart.addLineSeries({ color: "#8b98a5", lineWidth: 1, title: "SPY" });
-    let bench = 1;
-    const mineData = [], spyData = [], ddData = [];
-    for (const s of data.snapshots) {
-      bench *= 1 + Number(s.benchmark_return || 0);
-      mineData.push({ time: s.date, value: Number(s.cumulative_return || 0) * 100 });
-      spyData.push({ time: s.date, value: (bench - 1) * 100 });
-      ddData.push({ time: s.date, value: Number(s.drawdown || 0) * 100 });
+    const hosts = ["equity-chart", "drawdown-chart"].map((id) => document.getElementById(id));
+    charts.forEach((chart) => chart.remove());
+    charts = [];
+    hosts.forEach((host) => host.replaceChildren(el("p", { class: "muted" }, "Loading…")));
+    const answer = await get("/api/v1/equity/snapshots?days=365");
+    if (!answer.ok) { hosts.forEach((host) => AL.failed(host, "the equity history", answer, loadCharts)); return; }
+    const snapshots = answer.data.snapshots;
+    if (!snapshots.length) {
+      hosts.forEach((host) => host.replaceChildren(el("p", { class: "muted" }, "No snapshots yet: they are written at 16:30 ET on each session.")));
+      return;
     }
-    mine.setData(mineData); spy.setData(spyData);
+    hosts.forEach((host) => host.replaceChildren());
+    const equityChart = AL.lineChart(hosts[0]);
+    equityChart.addLineSeries({ color: "#4c9aff", lineWidth: 2, title: "Account" }).setData(AL.compounded(snapshots, "daily_return"));
+    equityChart.addLineSeries({ color: "#8b98a5", lineWidth: 1, title: "SPY" }).setData(AL.compounded(snapshots, "benchmark_return"));
     equityChart.timeScale().fitContent();
-    const ddChart = AL.lineChart(document.getElementById("drawdown-chart"));
-    ddChart.addAreaSeries({ lineColor: "#ef5350", topColor: "rgba(239,83,80,0.05)", bottomColor: "rgba(239,83,80,0.4)", invertFilledArea: true }).setData(ddData);
+    const ddChart = AL.lineChart(hosts[1]);
+    ddChart.addAreaSeries({ lineColor: "#ef5350", topColor: "rgba(239,83,80,0.05)", bottomColor: "rgba(239,83,80,0.4)", invertFilledArea: true })
+      .setData(snapshots.map((s) => ({ time: s.date, value: Number(s.drawdown || 0) * 100 })));
     ddChart.timeScale().fitContent();
+    charts = [equityChart, ddChart];
   }
 
   async function loadTicker() {
