@@ -18,7 +18,8 @@ class TradeJournalAdminForm(forms.ModelForm):
         account = data.get("account")
         if account is not None:
             vocabulary_validate(
-                user=account.user, emotion_state=data.get("emotion_state"), mistake_tags=data.get("mistake_tags")
+                user=account.user, emotion_state=data.get("emotion_state"), mistake_tags=data.get("mistake_tags"),
+                journal=self.instance if self.instance.pk else None,
             )
         return data
 
@@ -40,7 +41,11 @@ class TradeJournalAdmin(AuditedModelAdmin):
 
 @admin.register(JournalTag)
 class JournalTagAdmin(AuditedModelAdmin):
-    list_display = ("kind", "name", "user", "description")
-    list_filter = ("kind",)
+    list_display = ("kind", "name", "user", "description", "retired_at")
+    list_filter = ("kind", "retired_at")
     search_fields = ("name", "description")
     list_select_related = ("user",)
+
+    def get_readonly_fields(self, request, obj=None):
+        # A rename must rewrite the entries that carry the name: the journal page and PATCH journal/tags/{id} do.
+        return ("name", "kind", "user") if obj is not None else ()

@@ -123,7 +123,7 @@ class TagsApi(APIView):
     )
     def get(self, request):
         tags = selectors.journal_tags_for(request.user)
-        return Response(serializers.TagListSerializer({"tags": tags}).data)
+        return Response(serializers.TagListSerializer({"tags": tags}, context={"user": request.user}).data)
 
     @extend_schema(
         summary="Add an emotion state or a mistake tag to your vocabulary",
@@ -134,4 +134,19 @@ class TagsApi(APIView):
         body = serializers.TagCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         tag = services.journal_tag_create(user=request.user, ip_address=client_ip(request), **body.validated_data)
-        return Response(serializers.TagSerializer(tag).data, status=status.HTTP_201_CREATED)
+        return Response(serializers.TagSerializer(tag, context={"user": request.user}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class TagDetailApi(APIView):
+    @extend_schema(
+        summary="Rename, describe, retire or restore a tag (yours; a built-in: staff only)",
+        request=serializers.TagUpdateSerializer,
+        responses={200: serializers.TagSerializer, 403: OpenApiResponse(ErrorSerializer, description="staff_only")},
+    )
+    def patch(self, request, pk: int):
+        tag = get_object_or_404(selectors.journal_tags_for(request.user), pk=pk)
+        body = serializers.TagUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        tag = services.journal_tag_update(tag=tag, user=request.user, ip_address=client_ip(request), **body.validated_data)
+        return Response(serializers.TagSerializer(tag, context={"user": request.user}).data)

@@ -46,7 +46,11 @@ class TradeJournal(models.Model):
 
 
 class JournalTag(models.Model):
-    """The vocabulary of emotion states and mistake tags; built-ins have no owner, users add their own."""
+    """The vocabulary of emotion states and mistake tags; built-ins have no owner, users add their own.
+
+    A tag is renamed everywhere it is used (its owner's entries; every entry for a built-in) and is
+    retired rather than deleted, so past entries and weekly reports keep their words.
+    """
 
     EMOTION, MISTAKE = "emotion", "mistake"
     KINDS = [(EMOTION, "Emotion state"), (MISTAKE, "Mistake tag")]
@@ -55,6 +59,9 @@ class JournalTag(models.Model):
     kind = models.CharField(max_length=8, choices=KINDS)
     name = models.CharField(max_length=16)
     description = models.CharField(max_length=128, blank=True)
+    retired_at = models.DateTimeField(
+        null=True, blank=True, help_text="Retired: no longer offered for new tagging; entries that carry it keep it"
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "kind", "name"], name="uk_journal_tag")]

@@ -37,12 +37,13 @@ def journal_list(
 
 
 def journal_tags_for(user) -> QuerySet:
-    """The built-in vocabulary plus the user's own tags."""
+    """The built-in vocabulary plus the user's own tags, retired ones included (they say so)."""
     return JournalTag.objects.filter(Q(user__isnull=True) | Q(user=user)).order_by("kind", "name")
 
 
 def tag_names(user, kind: str) -> set[str]:
-    return set(journal_tags_for(user).filter(kind=kind).values_list("name", flat=True))
+    """The names the user may tag with now: their vocabulary without the retired tags."""
+    return set(journal_tags_for(user).filter(kind=kind, retired_at__isnull=True).values_list("name", flat=True))
 
 
 def iso_week(day: dt.date) -> tuple[dt.date, dt.date]:

@@ -145,14 +145,23 @@ class WeeklyReportSerializer(serializers.Serializer):
 
 class TagSerializer(serializers.ModelSerializer):
     builtin = serializers.SerializerMethodField()
+    retired = serializers.SerializerMethodField(help_text="Retired: not offered for new tagging; entries keep it")
+    editable = serializers.SerializerMethodField(help_text="You may rename or retire it (yours; built-ins: staff)")
 
     class Meta:
         model = JournalTag
-        fields = ["id", "kind", "name", "description", "builtin"]
+        fields = ["id", "kind", "name", "description", "builtin", "retired", "editable"]
         read_only_fields = fields
 
     def get_builtin(self, tag: JournalTag) -> bool:
         return tag.user_id is None
+
+    def get_retired(self, tag: JournalTag) -> bool:
+        return tag.retired_at is not None
+
+    def get_editable(self, tag: JournalTag) -> bool:
+        user = self.context["user"]
+        return tag.user_id == user.pk or (tag.user_id is None and user.is_staff)
 
 
 class TagListSerializer(serializers.Serializer):
@@ -165,3 +174,18 @@ class TagCreateSerializer(serializers.Serializer):
         TAG_NAME, error_messages={"invalid": "Use 1-16 lowercase letters, digits or _, starting with a letter."}
     )
     description = serializers.CharField(required=False, allow_blank=True, max_length=128, default="")
+
+
+class TagUpdateSerializer(serializers.Serializer):
+    name = serializers.RegexField(
+        TAG_NAME, required=False,
+        error_messages={"invalid": "Use 1-16 lowercase letters, digits or _, starting with a letter."},
+        help_text="Rename: every entry carrying the old name is rewritten",
+    )
+    description = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    retired = serializers.BooleanField(required=False, help_text="true retires the tag, false restores it")
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError({"non_field_errors": ["Send name, description or retired."]})
+        return attrs

@@ -9,7 +9,13 @@ Any other change of ``journal_status`` is refused with a 400 on that field.
 Entries drafted from fills keep the trade's facts (dates, prices, quantity,
 P&L, plan) as matched from the fills; only entries typed in by hand can change
 them. Emotion states and mistake tags must be in the vocabulary: the built-in
-``JournalTag`` rows (no owner) plus the user's own.
+``JournalTag`` rows (no owner) plus the user's own, not retired (an entry keeps the retired tags it
+already carries).
+
+Vocabulary. A user adds, renames and retires their own tags; the built-ins are shared, so only
+staff rename or retire them. A rename rewrites every entry that carries the old name (the owner's
+entries; every entry for a built-in), so lists and weekly reports keep counting it under one name.
+A retired tag is no longer offered or accepted for new tagging and can be restored.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from alphaloop.audit import audit_log_create
+from alphaloop.exceptions import ApplicationError
+from alphaloop.scoping import owned_by
 from equity.models import TradePnlAttribution
 from journal import llm
 from journal.context import trade_context
@@ -43,17 +52,22 @@ TRADE_FIELDS = (
 )
 
 
-def vocabulary_validate(*, user, emotion_state: str | None = None, mistake_tags: list[str] | None = None) -> None:
-    """Raise a field-keyed ``ValidationError`` for an emotion or mistake tag the user's vocabulary lacks."""
+def vocabulary_validate(
+    *, user, emotion_state: str | None = None, mistake_tags: list[str] | None = None, journal: TradeJournal | None = None
+) -> None:
+    """Raise a field-keyed ``ValidationError`` for an emotion or mistake tag the user's vocabulary lacks.
+
+    Retired tags are refused for new tagging; an entry (``journal``) keeps the ones it already carries.
+    """
     errors: dict[str, list[str]] = {}
-    if emotion_state:
+    if emotion_state and not (journal is not None and emotion_state == journal.emotion_state):
         known = tag_names(user, JournalTag.EMOTION)
         if emotion_state not in known:
             errors["emotion_state"] = [
                 f"'{emotion_state}' is not an emotion state; known: {', '.join(sorted(known))}."
             ]
     if mistake_tags:
-        known = tag_names(user, JournalTag.MISTAKE)
+        known = tag_names(user, JournalTag.MISTAKE) | set((journal.mistake_tags or []) if journal is not None else [])
         unknown = [tag for tag in mistake_tags if tag not in known]
         if unknown:
             errors["mistake_tags"] = [
@@ -141,7 +155,9 @@ def journal_update(*, journal: TradeJournal, user, data: dict[str, Any], ip_addr
         locked = sorted("plan_id" if name == "plan" else name for name in data if name in (*TRADE_FIELDS, "plan"))
         if locked:
             raise ValidationError({name: ["Set from the trade's fills; it cannot be edited."] for name in locked})
-    vocabulary_validate(user=user, emotion_state=data.get("emotion_state"), mistake_tags=data.get("mistake_tags"))
+    vocabulary_validate(
+        user=user, emotion_state=data.get("emotion_state"), mistake_tags=data.get("mistake_tags"), journal=journal
+    )
     _check_dates(data.get("entry_date", journal.entry_date), data.get("exit_date", journal.exit_date))
     if "plan" in data:
         _check_plan(journal.account, data["plan"])
@@ -284,4 +300,70 @@ def journal_tag_create(
         ip_address=ip_address,
         payload={"kind": kind, "name": name},
     )
+    return tag
+
+
+def _tag_name_taken(tag: JournalTag, name: str) -> bool:
+    """Would ``name`` clash in a vocabulary that holds ``tag``? A built-in's is everyone's vocabulary."""
+    clashes = JournalTag.objects.filter(kind=tag.kind, name=name).exclude(pk=tag.pk)
+    if tag.user_id is not None:
+        clashes = clashes.filter(Q(user__isnull=True) | Q(user_id=tag.user_id))
+    return clashes.exists()
+
+
+def _tag_rename_in_entries(tag: JournalTag, old: str, new: str) -> int:
+    """Rewrite ``old`` to ``new`` in the entries the tag reaches; the number of entries changed."""
+    journals = TradeJournal.objects.all() if tag.user_id is None else owned_by(TradeJournal.objects.all(), tag.user)
+    if tag.kind == JournalTag.EMOTION:
+        return journals.filter(emotion_state=old).update(emotion_state=new, updated_at=timezone.now())
+    changed = 0
+    for journal in journals.select_for_update().exclude(mistake_tags=None).only("id", "mistake_tags"):
+        if old in journal.mistake_tags:
+            journal.mistake_tags = list(dict.fromkeys(new if t == old else t for t in journal.mistake_tags))
+            journal.save(update_fields=["mistake_tags", "updated_at"])
+            changed += 1
+    return changed
+
+
+@transaction.atomic
+def journal_tag_update(
+    *,
+    tag: JournalTag,
+    user,
+    name: str | None = None,
+    description: str | None = None,
+    retired: bool | None = None,
+    ip_address: str | None = None,
+) -> JournalTag:
+    """Rename, describe, retire or restore a tag of the user's vocabulary (built-ins: staff only).
+
+    One audit row per change: ``journal.tag_rename`` (with the number of entries rewritten),
+    ``journal.tag_retire``, ``journal.tag_restore``, ``journal.tag_describe``.
+    """
+    tag = JournalTag.objects.select_for_update().get(pk=tag.pk)
+    if tag.user_id is None and not user.is_staff:
+        raise ApplicationError(
+            f"'{tag.name}' is a built-in tag shared by every user: only staff change it. Add a tag of your own instead.",
+            code="staff_only", status_code=403,
+        )
+    audits: list[tuple[str, dict[str, Any]]] = []
+    if name is not None and name != tag.name:
+        if _tag_name_taken(tag, name):
+            raise ValidationError({"name": [f"'{name}' is already in the {tag.kind} vocabulary."]})
+        entries = _tag_rename_in_entries(tag, tag.name, name)
+        audits.append(("journal.tag_rename", {"from": tag.name, "to": name, "entries": entries}))
+        tag.name = name
+    if description is not None and description != tag.description:
+        tag.description = description
+        audits.append(("journal.tag_describe", {"description": description}))
+    if retired is not None and retired != (tag.retired_at is not None):
+        tag.retired_at = timezone.now() if retired else None
+        audits.append(("journal.tag_retire" if retired else "journal.tag_restore", {}))
+    if audits:
+        tag.save()
+        for action, payload in audits:
+            audit_log_create(
+                action=action, resource=f"journal_tag:{tag.pk}", user=user, ip_address=ip_address,
+                payload={"kind": tag.kind, "name": tag.name, **payload},
+            )
     return tag
