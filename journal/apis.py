@@ -144,8 +144,8 @@ class TagDetailApi(APIView):
         request=serializers.TagUpdateSerializer,
         responses={200: serializers.TagSerializer, 403: OpenApiResponse(ErrorSerializer, description="staff_only")},
     )
-    def patch(self, request, pk: int):
-        tag = get_object_or_404(selectors.journal_tags_for(request.user), pk=pk)
+    def patch(self, request, tag_id: int):
+        tag = get_object_or_404(selectors.journal_tags_for(request.user), pk=tag_id)
         body = serializers.TagUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         tag = services.journal_tag_update(tag=tag, user=request.user, ip_address=client_ip(request), **body.validated_data)

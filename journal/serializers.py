@@ -184,8 +184,3 @@ class TagUpdateSerializer(serializers.Serializer):
     )
     description = serializers.CharField(required=False, allow_blank=True, max_length=128)
     retired = serializers.BooleanField(required=False, help_text="true retires the tag, false restores it")
-
-    def validate(self, attrs):
-        if not attrs:
-            raise serializers.ValidationError({"non_field_errors": ["Send name, description or retired."]})
-        return attrs
