@@ -66,6 +66,7 @@ BUSINESS_RULES = {
     "POST /api/v1/journal/create": "emotion and mistake tags from the user's vocabulary; plan_id on the account",
     "PATCH /api/v1/journal/{id}": "the status flow DRAFT -> COMPLETED -> REVIEWED; the user's vocabulary; plan_id",
     "POST /api/v1/journal/tags": "a tag already in the vocabulary",
+    "PATCH /api/v1/journal/tags/{tag_id}": "a new name already in the vocabulary",
     "POST /api/v1/equity/snapshot": "the date must be an NYSE session, not in the future",
     "GET /api/v1/equity/stats": "end_date on or after start_date",
     "GET /api/v1/equity/monthly-returns": "end_date on or after start_date",
