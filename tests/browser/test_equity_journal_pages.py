@@ -46,8 +46,8 @@ def server(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL"}}
     env.update({
         "DJANGO_SETTINGS_MODULE": "alphaloop.settings", "DEBUG": "false",
-        "SECRET_KEY": "equity-journal-secret-key-0123456789-abcdefgh",
-        "JWT_SIGNING_KEY": "equity-journal-jwt-key-0123456789-abcdefghij",
+        "SECRET_KEY": "equity-journal-secret-key-0123456789-abcdefghijklmnopqrst",
+        "JWT_SIGNING_KEY": "equity-journal-jwt-key-0123456789-abcdefghijklmnopqrstuv",
         "ALPHALOOP_VAR_DIR": str(workdir), "ALPHALOOP_ENV_FILE": str(workdir / "none.env"),
         "DATABASE_URL": f"sqlite:///{workdir / 'pages.sqlite3'}", "ALPHALOOP_ADMIN_PASSWORD": PASSWORD,
         "MARKET_FEED": "none", "TRADING_HOURS_ONLY": "false",
