@@ -551,7 +551,7 @@ class Broker:
         # this bar's fills have used of it so far; None without a cap.
         self.max_volume_fraction = max_volume_fraction
         self.volume = arrays["volume"]
-        self.volume_room = None if max_volume_fraction is None else volume_room(self.volume, max_volume_fraction)
+        self.volume_room = None if max_volume_fraction is None else _volume_room(self.volume, max_volume_fraction)
         self._room_bar = -1
         self._room_used: dict[int, int] = {}
         self.cash = float(cash)
@@ -975,7 +975,7 @@ def _affordable(
     return after >= -1e-9 * max(1.0, abs(cash))
 
 
-def volume_room(volume: np.ndarray, fraction: float) -> np.ndarray:
+def _volume_room(volume: np.ndarray, fraction: float) -> np.ndarray:
     """The most shares each bar lets fill per symbol: ``floor(fraction x volume)`` (0 where the volume is missing).
 
     The product is nudged up by one part in 10^12 before the floor, so that a

@@ -1,6 +1,7 @@
 """Time the backtest engine: sma_cross(10, 20) on synthetic daily bars.
 
     python benchmarks/backtest_bench.py [--bars 1000000] [--symbols 500] [--symbol-bars 2520]
+        [--spread 0.0005] [--max-volume-fraction 0.01]
     python benchmarks/backtest_bench.py --compare [--repeats 3] [--bt-symbols 500]
 
 Without ``--compare``: two runs, one symbol x 1,000,000 bars and 500 symbols
@@ -8,7 +9,9 @@ x 2,520 bars (ten years) in one portfolio. Each runs on the fast path (the
 loop visits only bars where something can happen) and on the general path
 (``on_bar`` on every bar); the script checks that both give identical fills
 and prints bars/second (symbol-bars for the universe run) and the number of
-trades.
+trades. ``--spread`` and ``--max-volume-fraction`` add those costs to both
+runs (off by default); with a cap, the one-symbol run takes the general table
+loop (a cut close leaves a position, so orders interact).
 
 The universe run is ten years of stock-like bars (1.5 % daily volatility)
 paying 0.2 % of notional per fill. A million bars is four thousand years, and
@@ -108,27 +111,38 @@ def timed(
     commission: float,
     fast_path: bool = True,
     allow_short: bool = True,
+    **costs: float | None,
 ) -> tuple[BacktestResult, float]:
     strategy = get_strategy("sma_cross")({"fast": FAST, "slow": SLOW, "allow_short": allow_short})
     backtest = Backtest(
-        panel, strategy, initial_capital=capital, commission=CommissionModel(rate=commission), fast_path=fast_path
+        panel,
+        strategy,
+        initial_capital=capital,
+        commission=CommissionModel(rate=commission),
+        fast_path=fast_path,
+        **costs,
     )
     started = time.perf_counter()
     result = backtest.run()
     return result, time.perf_counter() - started
 
 
-def bench(label: str, panel: dict[str, pd.DataFrame], capital: float, commission: float) -> None:
+def bench(
+    label: str, panel: dict[str, pd.DataFrame], capital: float, commission: float, **costs: float | None
+) -> None:
     n_bars, n_symbols = panel["close"].shape
     total = n_bars * n_symbols
-    fast, fast_seconds = timed(panel, capital, commission, fast_path=True)
-    general, general_seconds = timed(panel, capital, commission, fast_path=False)
+    fast, fast_seconds = timed(panel, capital, commission, fast_path=True, **costs)
+    general, general_seconds = timed(panel, capital, commission, fast_path=False, **costs)
     identical = fast.fills == general.fills and fast.equity.equals(general.equity)
     refused = sum(order.status.value == "rejected" for order in fast.orders)
+    capped = sum(order.reason.startswith("volume cap") for order in fast.orders)
+    extra = "".join(f", {name} {value}" for name, value in costs.items() if value)
     print(
-        f"{label}: {n_symbols} symbol(s) x {n_bars:,} bars, commission {commission:.2%}: "
+        f"{label}: {n_symbols} symbol(s) x {n_bars:,} bars, commission {commission:.2%}{extra}: "
         f"{len(fast.trades):,} closed trades, {len(fast.fills):,} fills, {refused:,} orders refused, "
-        f"final equity {fast.final_equity:,.2f}"
+        + (f"{capped:,} cut by the volume cap, " if costs.get("max_volume_fraction") else "")
+        + f"final equity {fast.final_equity:,.2f}"
     )
     print(f"  fast path    {fast_seconds:7.3f} s  {total / fast_seconds:>12,.0f} bars/s")
     print(f"  general path {general_seconds:7.3f} s  {total / general_seconds:>12,.0f} bars/s")
@@ -407,17 +421,23 @@ def main() -> None:
     parser.add_argument("--compare", action="store_true", help="time vectorbt and backtesting.py on the same runs")
     parser.add_argument("--repeats", type=int, default=5, help="--compare: runs of AlphaLoop and vectorbt, best kept")
     parser.add_argument("--bt-symbols", type=int, default=500, help="--compare: symbols backtesting.py runs")
+    parser.add_argument("--spread", type=float, default=0.0, help="bid-ask spread, a fraction of the price")
+    parser.add_argument(
+        "--max-volume-fraction", type=float, default=None, help="volume cap, a fraction of each bar's volume"
+    )
     args = parser.parse_args()
     if args.compare:
         compare(args)
         return
-    bench("one symbol", synthetic_panel(args.bars, 1, daily_vol=0.002), capital=1_000_000.0, commission=0.0)
+    costs = {"spread": args.spread, "max_volume_fraction": args.max_volume_fraction}
+    bench("one symbol", synthetic_panel(args.bars, 1, daily_vol=0.002), capital=1_000_000.0, commission=0.0, **costs)
     # Enough capital that 1/500 of it buys whole shares of a ~$100 stock.
     bench(
         "universe",
         synthetic_panel(args.symbol_bars, args.symbols, daily_vol=0.015),
         capital=10_000_000.0,
         commission=0.002,
+        **costs,
     )
 
 
