@@ -215,8 +215,10 @@ def test_a_backtest_whose_pool_process_is_killed_is_retried_once_its_heartbeat_i
     run.refresh_from_db()
     assert run.status == BacktestRun.SUCCEEDED, run.error
     assert (run.started_at - killed.started_at).total_seconds() >= 5  # waited for the stale heartbeat
-    log = worker.output()
-    assert "SIGKILL" in log and log.count(f"backtest.tasks.backtest_run_task[") >= 3  # first, requeued, retry
+    # The worker writes its log as it goes: wait for the lines, not for a moment.
+    faultkit.wait_until(lambda: "SIGKILL" in worker.output()
+                        and worker.output().count("backtest.tasks.backtest_run_task[") >= 3,  # first, requeued, retry
+                        timeout=30, what="the worker's log of the kill and the retries")
 
 
 # --- two beat schedulers -------------------------------------------------------------------------
