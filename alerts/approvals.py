@@ -1,8 +1,9 @@
 """Telegram replies to approval requests: ``/approve TOKEN`` and ``/reject TOKEN``.
 
-notifications parses the Bot API update and checks the chat; this module (alerts may lean on
-orders) turns the command into ``orders.services.approval_decide(via="telegram")``, the same
-path the dashboard's approve button takes. Registered in ``AlertsConfig.ready``.
+notifications parses the Bot API update, checks the chat and publishes a ``ChatCommand``; this
+module (alerts may lean on orders) turns the command into ``orders.services.approval_decide(via="telegram")``,
+the same path the dashboard's approve button takes, and answers with a ``ChatReplied``. Subscribed in
+``AlertsConfig.ready``.
 """
 
 from __future__ import annotations
@@ -11,18 +12,19 @@ import logging
 
 from rest_framework.exceptions import ValidationError as DrfValidationError
 
+from alphaloop import bus
+from alphaloop.events import ChatCommand, ChatReplied
 from alphaloop.exceptions import ApplicationError
 from orders.models import ApprovalRequest
 
 logger = logging.getLogger(__name__)
 
 
-def telegram_approve(args: str) -> str:
-    return approval_reply(args, approve=True)
-
-
-def telegram_reject(args: str) -> str:
-    return approval_reply(args, approve=False)
+def chat_command_answer(event: ChatCommand) -> None:
+    """``ChatCommand`` subscriber ``alerts.approvals``: ``/approve TOKEN`` or ``/reject TOKEN`` from the chat."""
+    if event.command in ("approve", "reject"):
+        reply = approval_reply(event.args, approve=event.command == "approve")
+        bus.publish(ChatReplied(chat_id=event.chat_id, text=reply))
 
 
 def approval_reply(args: str, *, approve: bool) -> str:

@@ -6,11 +6,11 @@ class AlertsConfig(AppConfig):
     verbose_name = "Alerts"
 
     def ready(self) -> None:
-        from alerts.approvals import telegram_approve, telegram_reject
-        from alerts.services import alerts_on_tick
-        from marketdata.pipeline import tick_listener_register
-        from notifications.telegram import telegram_command_register
+        from alerts.approvals import chat_command_answer
+        from alerts.services import alert_notification_record, alerts_on_ticks
+        from alphaloop import bus
+        from alphaloop.events import ChatCommand, NotificationSent, PriceTicks
 
-        tick_listener_register("alerts.engine", alerts_on_tick)
-        telegram_command_register("approve", telegram_approve)
-        telegram_command_register("reject", telegram_reject)
+        bus.subscribe(PriceTicks, "alerts.engine", alerts_on_ticks, background=True)
+        bus.subscribe(NotificationSent, "alerts.history", alert_notification_record)
+        bus.subscribe(ChatCommand, "alerts.approvals", chat_command_answer)

@@ -24,12 +24,11 @@ from rest_framework.exceptions import ValidationError as DrfValidationError
 from alerts.engine import AlertEngine, Firing
 from alerts.models import AlertHistory, PriceAlert
 from alerts.selectors import active_alerts, alert_rule, daily_states_get, latest_quotes, market_date, not_expired
+from alphaloop import bus
 from alphaloop.audit import audit_log_create
+from alphaloop.events import AlertFired, NotificationSent, PriceTicks
 from alphaloop.exceptions import ApplicationError
 from marketdata.models import Instrument
-from marketdata.pipeline import Tick
-from notifications.models import NotificationLog
-from notifications.services import notify
 from orders.models import Order, TradingPlan
 
 logger = logging.getLogger(__name__)
@@ -184,9 +183,9 @@ def alert_delete(*, alert: PriceAlert, user=None, ip_address: str | None = None)
 # --- evaluation -------------------------------------------------------------------
 
 
-def alerts_on_tick(tick: Tick) -> None:
-    """The tick listener (registered as ``alerts.engine``): evaluate the symbol's active alerts."""
-    alerts_evaluate(quotes={tick.symbol: (tick.price, tick.timestamp)})
+def alerts_on_ticks(event: PriceTicks) -> None:
+    """``PriceTicks`` subscriber ``alerts.engine`` (background): evaluate the batch's symbols' active alerts."""
+    alerts_evaluate(quotes={tick.symbol: (tick.price, tick.timestamp) for tick in event.ticks})
 
 
 def alerts_evaluate(*, quotes: Mapping[str, tuple[Decimal, datetime]], now: datetime | None = None) -> list[AlertHistory]:
@@ -239,10 +238,10 @@ def alert_trigger(*, alert: PriceAlert, price: Decimal, at: datetime, firing: Fi
                          payload={"price": price, "at": at, "history_id": history.pk, "crossed": crossed,
                                   "evidence": evidence})
     action_taken, outcome = _alert_act(alert=alert, price=price)
-    sent = _alert_notify(alert=alert, history=history, price=price, at=at, action_taken=action_taken, outcome=outcome,
-                         crossed=crossed)
-    AlertHistory.objects.filter(pk=history.pk).update(action_taken=action_taken[:64], notification_sent=sent)
-    history.action_taken, history.notification_sent = action_taken[:64], sent
+    AlertHistory.objects.filter(pk=history.pk).update(action_taken=action_taken[:64])
+    history.action_taken = action_taken[:64]
+    _alert_fired_publish(alert=alert, history=history, price=price, at=at, action_taken=action_taken,
+                         outcome=outcome, crossed=crossed)
     return history
 
 
@@ -296,26 +295,23 @@ def _approval_request(*, alert: PriceAlert, plan: TradingPlan, price: Decimal) -
             f"Approval {token} requested for plan #{plan.pk}: reply /approve {token} or /reject {token}.")
 
 
-def _alert_notify(*, alert: PriceAlert, history: AlertHistory, price: Decimal, at: datetime, action_taken: str,
-                  outcome: str, crossed: str | None = None) -> bool:
-    """The ``price_alert`` notification; True when at least one channel sent or queued it."""
-    try:
-        rows = notify(
-            account=alert.account,
-            event_type="price_alert",
-            title=f"Alert: {alert.describe_firing(crossed)}"[:128],
-            body=" ".join(part for part in (f"{alert.symbol} at {price.normalize():f}.", alert.note, outcome) if part),
-            data={
-                "alert_id": alert.pk, "history_id": history.pk, "symbol": alert.symbol, "price": str(price),
-                "trigger_time": at.isoformat(), "condition_type": alert.condition_type,
-                "threshold": str(alert.threshold), "direction": alert.direction, "crossed": crossed,
-                "action": alert.action, "action_taken": action_taken,
-            },
-        )
-    except Exception:
-        logger.exception("alert %s: notification failed", alert.pk)
-        return False
-    return any(row.status in (NotificationLog.SENT, NotificationLog.PENDING) for row in rows)
+def _alert_fired_publish(*, alert: PriceAlert, history: AlertHistory, price: Decimal, at: datetime, action_taken: str,
+                         outcome: str, crossed: str | None = None) -> None:
+    """``AlertFired``: the trader hears of it as a ``price_alert``; ``alert_notification_record`` marks the history."""
+    bus.publish(AlertFired(
+        account_id=alert.account_id, alert_id=alert.pk, history_id=history.pk, ts_event=at,
+        headline=f"Alert: {alert.describe_firing(crossed)}"[:128],
+        detail=" ".join(part for part in (f"{alert.symbol} at {price.normalize():f}.", alert.note, outcome) if part),
+        facts={"symbol": alert.symbol, "price": str(price), "trigger_time": at.isoformat(),
+               "condition_type": alert.condition_type, "threshold": str(alert.threshold), "direction": alert.direction,
+               "crossed": crossed, "action": alert.action, "action_taken": action_taken},
+    ))
+
+
+def alert_notification_record(event: NotificationSent) -> None:
+    """``NotificationSent`` subscriber ``alerts.history``: whether the alert's notification went out."""
+    if event.notification_type == AlertFired.notification_type:
+        AlertHistory.objects.filter(pk=event.data["history_id"]).update(notification_sent=event.delivered)
 
 
 # --- the backstop job -----------------------------------------------------------

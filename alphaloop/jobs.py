@@ -99,3 +99,19 @@ class AlphaLoopTask(Task):
 
             logger.error("task %s not queued, the broker is unavailable: %s", self.name, exc)
             raise ServiceUnavailable(QUEUE_UNAVAILABLE, code="queue_unavailable") from exc
+
+
+def queue_require() -> None:
+    """Refuse with 503 ``queue_unavailable`` before anything is written when background work cannot be queued.
+
+    For requests whose whole point is what runs in the background (a paper quote moves the alerts and the
+    resting orders): the spine delivers after commit and never fails the producer, so the check comes first.
+    """
+    from django.conf import settings
+
+    from alphaloop.exceptions import ServiceUnavailable
+    from alphaloop.health import broker_state, redis_state
+
+    redis = redis_state(settings.REDIS_URL) if settings.REDIS_URL else "none"
+    if broker_state(redis) == "down":
+        raise ServiceUnavailable(QUEUE_UNAVAILABLE, code="queue_unavailable")

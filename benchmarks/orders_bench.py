@@ -9,8 +9,8 @@ are switched off and the rate limit raised for the run; every other guard rule s
     python benchmarks/orders_bench.py [--orders 1000] [--mysql] [--mysql-url mysql://root@127.0.0.1:3306]
                                       [--without-fill-receivers]
 
-``--without-fill-receivers`` disconnects the other apps' ``fill_recorded`` receivers (equity's FIFO
-attribution and journal drafts) to time the orders app's own path.
+``--without-fill-receivers`` unsubscribes the other apps from ``FillRecorded`` (equity's FIFO
+attribution and journal drafts, the fill notification) to time the orders app's own path.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--mysql", action="store_true", help=f"use the MariaDB database {MYSQL_DB} instead of SQLite")
     parser.add_argument("--mysql-url", default="mysql://root@127.0.0.1:3306", help="server URL without a database")
     parser.add_argument("--without-fill-receivers", action="store_true",
-                        help="disconnect the fill_recorded receivers of other apps (time the orders app alone)")
+                        help="unsubscribe the other apps from FillRecorded (time the orders app alone)")
     args = parser.parse_args()
     url = configure(args)
 
@@ -117,10 +117,11 @@ def main() -> None:
 
     account = setup_market()
     if args.without_fill_receivers:
-        from orders.signals import fill_recorded
+        from alphaloop import bus
+        from alphaloop.events import FillRecorded
 
-        fill_recorded.receivers.clear()
-        fill_recorded.sender_receivers_cache.clear()
+        for subscription in bus.subscriptions(FillRecorded):
+            bus.unsubscribe(FillRecorded, subscription.name)
     run(account, args.warmup)
     started = time.perf_counter()
     latencies = run(account, args.orders)
@@ -131,7 +132,7 @@ def main() -> None:
     print(f"database: {connection.vendor} ({url})")
     receivers = "without" if args.without_fill_receivers else "with"
     print(f"orders: {args.orders} market orders, each validated, guarded and filled by the PaperBroker "
-          f"({receivers} the fill_recorded receivers of other apps)")
+          f"({receivers} the FillRecorded subscribers of other apps)")
     print(f"throughput: {args.orders / elapsed:,.1f} orders/second ({elapsed:.2f} s)")
     print(f"latency: p50 {percentile(ms, 50):.2f} ms, p99 {percentile(ms, 99):.2f} ms, "
           f"mean {statistics.fmean(ms):.2f} ms, max {max(ms):.2f} ms")

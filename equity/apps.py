@@ -6,8 +6,9 @@ class EquityConfig(AppConfig):
     verbose_name = "Equity"
 
     def ready(self) -> None:
+        from alphaloop import bus
+        from alphaloop.events import FillRecorded, FillsImported
         from equity.receivers import on_fill_recorded, on_fills_imported
-        from orders.signals import fill_recorded, fills_imported
 
-        fill_recorded.connect(on_fill_recorded, dispatch_uid="equity.attribution")
-        fills_imported.connect(on_fills_imported, dispatch_uid="equity.history")
+        bus.subscribe(FillRecorded, "equity.attribution", on_fill_recorded)
+        bus.subscribe(FillsImported, "equity.history", on_fills_imported, in_transaction=True)

@@ -38,14 +38,14 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from alphaloop import bus
 from alphaloop.audit import audit_log_create
+from alphaloop.events import EquityUpdated, TradeClosed
 from alphaloop.exceptions import ApplicationError
 from equity.ledger import ClosedTrade, Ledger, LedgerFill
 from equity.models import EquitySnapshot, TradePnlAttribution
-from equity.signals import trade_closed
 from marketdata import calendar
 from marketdata.models import Bar, Quote
-from notifications.events import event_publish
 from orders.models import Account, Fill, Position
 
 logger = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ def _attribution_sync(*, account: Account, symbol: str, live: bool) -> Attributi
     """Make the account's rows for ``symbol`` equal the FIFO replay of its fills.
 
     Keyed on (entry_fill, exit_fill): existing pairs are updated in place, new
-    ones created (and announced with ``trade_closed``), pairs the replay no
+    ones created (and announced with ``TradeClosed``), pairs the replay no
     longer produces (a late fill changed the matching, a fill was deleted)
     deleted; their journal entries stay, unlinked. Runs under the
     account's row lock so two fills of one account never match concurrently.
@@ -186,7 +186,7 @@ def _attribution_sync(*, account: Account, symbol: str, live: bool) -> Attributi
     if stale:
         deleted, _ = TradePnlAttribution.objects.filter(pk__in=stale).delete()
     for row in created:
-        trade_closed.send(sender=TradePnlAttribution, attribution=row, live=live)
+        bus.publish(TradeClosed(attribution_id=row.pk, live=live))
     return AttributionSync(created=created, updated=updated, deleted=deleted)
 
 
@@ -345,16 +345,14 @@ def _snapshot_upsert(
         Account.objects.select_for_update().filter(pk=account.pk).first()
         snapshot, _ = EquitySnapshot.objects.update_or_create(account=account, snapshot_date=day, defaults=values)
         if publish:
-            transaction.on_commit(lambda: _publish(snapshot), robust=True)
+            _publish(snapshot)
     return snapshot
 
 
 def _publish(snapshot: EquitySnapshot) -> None:
-    event_publish(
+    bus.publish(EquityUpdated(
         user_id=snapshot.account.user_id,
-        channel="equity_update",
-        event="snapshot",
-        data={
+        snapshot={
             "account_id": snapshot.account_id,
             "date": snapshot.snapshot_date,
             "total_equity": snapshot.total_equity,
@@ -367,7 +365,7 @@ def _publish(snapshot: EquitySnapshot) -> None:
             "max_drawdown_pct": snapshot.max_drawdown_pct,
             "benchmark_return": snapshot.benchmark_return,
         },
-    )
+    ))
 
 
 def _require_session(day: dt.date) -> None:

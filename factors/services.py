@@ -11,11 +11,12 @@ import logging
 from datetime import date
 from decimal import Decimal
 
-from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 
+from alphaloop import bus
 from alphaloop.audit import audit_log_create
+from alphaloop.events import SignalFired
 from alphaloop.exceptions import ApplicationError
 from factors.models import Signal
 from factors.scoring import latest_signals
@@ -74,8 +75,13 @@ def signals_run(*, as_of: date | None = None, weights: dict[str, float] | None =
             stored.append(signal)
             if created and signal.direction != Signal.FLAT and signal.strength >= settings.SIGNAL_NOTIFY_MIN_STRENGTH:
                 fired.append(signal)
-    if notify and fired:
-        transaction.on_commit(lambda: signals_notify(signals=fired))
+        if notify:
+            for signal in fired:
+                bus.publish(SignalFired(
+                    signal_id=signal.pk, symbol=signal.symbol, direction=signal.direction, strength=signal.strength,
+                    score=signal.score, as_of=signal.as_of, win_rate=signal.win_rate, sample_size=signal.sample_size,
+                    rr_ratio=signal.rr_ratio,
+                ))
     return stored
 
 
@@ -100,25 +106,3 @@ def signals_scan(*, user, as_of: date | None = None, weights: dict[str, float] |
                          payload={"as_of": as_of.isoformat(), "weights": weights, "horizon": horizon,
                                   "count": len(signals)})
     return signals
-
-
-def signals_notify(*, signals: list[Signal]) -> None:
-    """Tell every account holder about newly fired strong signals."""
-    from notifications.services import notify
-
-    # Signals belong to no account: every account holder hears about them.
-    Account = apps.get_model("orders", "Account")
-    for account in Account.objects.select_related("user").filter(user__is_active=True):
-        for signal in signals:
-            evidence = (
-                f"win rate {signal.win_rate:.0%} over {signal.sample_size} past signals, R:R {signal.rr_ratio}"
-                if signal.win_rate is not None else "no comparable history yet"
-            )
-            notify(
-                account=account,
-                event_type="signal_fired",
-                title=f"{signal.direction} {signal.symbol} (strength {signal.strength})",
-                body=f"Composite score {signal.score} on {signal.as_of}; {evidence}.",
-                data={"signal_id": signal.pk, "symbol": signal.symbol, "direction": signal.direction,
-                      "strength": str(signal.strength), "as_of": signal.as_of.isoformat()},
-            )

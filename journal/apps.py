@@ -6,7 +6,8 @@ class JournalConfig(AppConfig):
     verbose_name = "Journal"
 
     def ready(self) -> None:
-        from equity.signals import trade_closed
+        from alphaloop import bus
+        from alphaloop.events import TradeClosed
         from journal.receivers import on_trade_closed
 
-        trade_closed.connect(on_trade_closed, dispatch_uid="journal.draft")
+        bus.subscribe(TradeClosed, "journal.draft", on_trade_closed, in_transaction=True)

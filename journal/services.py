@@ -29,7 +29,9 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from alphaloop import bus
 from alphaloop.audit import audit_log_create
+from alphaloop.events import JournalDrafted
 from alphaloop.exceptions import ApplicationError
 from alphaloop.scoping import owned_by
 from equity.models import TradePnlAttribution
@@ -37,7 +39,12 @@ from journal import llm
 from journal.context import trade_context
 from journal.facts import journal_facts
 from journal.models import JournalTag, TradeJournal
-from journal.review import review_messages, rule_based_review, rule_based_weekly, weekly_messages
+from journal.review import (
+    review_messages,
+    rule_based_review,
+    rule_based_weekly,
+    weekly_messages,
+)
 from journal.selectors import journal_tags_for, journal_week_summary, tag_names
 from orders.models import Account, TradingPlan
 
@@ -193,7 +200,7 @@ def journal_update(*, journal: TradeJournal, user, data: dict[str, Any], ip_addr
 def journal_draft_from_attribution(*, attribution: TradePnlAttribution, notify: bool = True) -> TradeJournal:
     """The DRAFT entry of a closed trade, with its context snapshot. Idempotent per attribution.
 
-    Runs inside the attribution's transaction (``equity.signals.trade_closed``);
+    Runs inside the attribution's transaction (the ``TradeClosed`` subscriber ``journal.draft``);
     the ``journal_draft`` notification (when ``notify``) goes out once that commits.
     """
     existing = TradeJournal.objects.filter(attribution=attribution).first()
@@ -227,20 +234,10 @@ def journal_draft_from_attribution(*, attribution: TradePnlAttribution, notify: 
         resource=f"journal:{journal.pk}",
         payload={"attribution_id": attribution.pk, "symbol": journal.symbol, "realized_pnl": journal.realized_pnl},
     )
-    if not notify:
-        return journal
-    account = attribution.account
-    title = f"Journal draft: {journal.direction} {journal.symbol} closed, P&L {journal.realized_pnl}"
-    body = "A closed trade is waiting for your notes, emotion and mistakes before its review."
-    data = {"journal_id": journal.pk, "symbol": journal.symbol, "realized_pnl": str(journal.realized_pnl)}
-    transaction.on_commit(lambda: _notify(account, title, body, data), robust=True)
+    if notify:
+        bus.publish(JournalDrafted(account_id=journal.account_id, journal_id=journal.pk, symbol=journal.symbol,
+                                   direction=journal.direction, realized_pnl=journal.realized_pnl))
     return journal
-
-
-def _notify(account: Account, title: str, body: str, data: dict[str, Any]) -> None:
-    from notifications.services import notify
-
-    notify(account=account, event_type="journal_draft", title=title, body=body, data=data)
 
 
 def journal_ai_review(*, journal_id: int, user=None, ip_address: str | None = None) -> TradeJournal:

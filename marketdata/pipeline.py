@@ -1,64 +1,30 @@
 """The tick pipeline (spec 1.2): one entry point for every feed.
 
 ``ticks_ingest`` stores the latest quote of each tick of a batch (a feed's cycle), publishes the
-batch as one message to the channel-layer group ``prices`` (the WebSocket hub) and hands it to
-the tick listeners that other apps register at start-up (the AlertEngine, the paper broker's
-resting orders). Listeners run through the Celery task ``marketdata.tasks.tick_dispatch``:
-inline on the embedded default, on a worker in production. marketdata knows nothing of
-trading: it only calls what was registered.
+batch as one ``PriceTicks`` event on the spine (``alphaloop.bus``). marketdata knows nothing of
+trading nor of sockets: the notifications app pushes the batch to the WebSocket group ``prices``, and
+the AlertEngine and the paper broker's resting orders react in the background (one Celery task per
+batch: inline on the embedded default, on a worker in production).
 
-One message per batch rather than per tick: every socket subscribed to prices receives each
-group message, so a cycle of 21 symbols costs each socket one channel-layer message, not 21
-(measured in ``benchmarks/load_system.py``).
+One event per batch rather than per tick: every socket subscribed to prices receives each group
+message, so a cycle of 21 symbols costs each socket one channel-layer message, not 21 (measured in
+``benchmarks/load_system.py``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from django.utils import timezone
 
+from alphaloop import bus
+from alphaloop.events import PriceTicks, Tick
+from alphaloop.money import PRICE_PLACES
 from marketdata.models import Instrument, Quote
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Tick:
-    symbol: str
-    price: Decimal
-    timestamp: datetime
-    source: str
-    volume: int = 0
-
-    def as_message(self) -> dict:
-        return {
-            "symbol": self.symbol,
-            "price": str(self.price),
-            "timestamp": self.timestamp.isoformat(),
-            "source": self.source,
-            "volume": self.volume,
-        }
-
-
-TickListener = Callable[[Tick], None]
-_listeners: dict[str, TickListener] = {}
-
-
-def tick_listener_register(name: str, listener: TickListener) -> None:
-    """Register (or replace) a listener by name; apps call this from ``AppConfig.ready``."""
-    _listeners[name] = listener
-
-
-def tick_listeners() -> dict[str, TickListener]:
-    return dict(_listeners)
-
-
-PRICE_PLACES = Decimal("0.000001")
 
 
 class UnknownSymbol(ValueError):
@@ -124,35 +90,6 @@ def ticks_ingest(quotes: list[tuple[str, Decimal, int]], *, source: str = "feed"
 
 
 def ticks_publish(ticks: list[Tick]) -> None:
-    """One ``price.ticks`` message to the ``prices`` group and one listener task for the batch."""
-    from marketdata.tasks import tick_dispatch
-    from notifications.events import PRICES_GROUP, group_send_safely
-
-    if not ticks:
-        return
-    messages = [tick.as_message() for tick in ticks]
-    group_send_safely(PRICES_GROUP, {"type": "price.ticks", "ticks": messages})
-    tick_dispatch.delay(messages)
-
-
-def tick_from_message(message: dict) -> Tick:
-    return Tick(
-        symbol=message["symbol"],
-        price=Decimal(message["price"]),
-        timestamp=datetime.fromisoformat(message["timestamp"]),
-        source=message.get("source", "feed"),
-        volume=int(message.get("volume", 0)),
-    )
-
-
-def tick_run_listeners(tick: Tick) -> dict[str, str]:
-    """Run every listener; one failing never stops the others. Returns name -> "ok" | error."""
-    outcome: dict[str, str] = {}
-    for name, listener in tick_listeners().items():
-        try:
-            listener(tick)
-            outcome[name] = "ok"
-        except Exception as exc:  # isolate listeners: a broken alert must not stop order matching
-            logger.exception("tick listener %s failed on %s", name, tick.symbol)
-            outcome[name] = f"error: {exc}"
-    return outcome
+    """One ``PriceTicks`` event for the batch."""
+    if ticks:
+        bus.publish(PriceTicks(ticks=tuple(ticks), ts_event=ticks[0].timestamp))

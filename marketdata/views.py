@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alphaloop.audit import audit_log_create
+from alphaloop.jobs import queue_require
 from marketdata.models import Quote
 from marketdata.pipeline import tick_ingest
 from marketdata.serializers import QuoteInjectSerializer, QuoteSerializer
@@ -38,6 +39,7 @@ class QuotesView(APIView):
         serializer = QuoteInjectSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        queue_require()  # the alerts and resting orders react in the background
         tick_ingest(symbol=data["symbol"], price=data["price"], volume=data["volume"], source="paper_api")
         audit_log_create(action="market.quote_inject", resource=f"quote:{data['symbol']}", payload=data, request=request)
         quote = Quote.objects.select_related("instrument").get(instrument__symbol=data["symbol"])

@@ -7,8 +7,8 @@ scrubs it from httpx's own request log too.
 
 Replies (``/approve TOKEN``, ``/reject TOKEN``) arrive by polling ``getUpdates``
 (``manage.py telegram_poll``) or through the webhook view. notifications knows nothing of
-orders: the commands call back into handlers other apps register with
-:func:`telegram_command_register`.
+orders: a command is published as a ``ChatCommand`` event on the spine, and the app that handles it
+answers with a ``ChatReplied`` event, which the notifications subscriber sends to the chat.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from alphaloop import bus
+from alphaloop.events import ChatCommand, ChatReplied
 from notifications.exceptions import TransportError
 
 logger = logging.getLogger(__name__)
@@ -144,31 +146,19 @@ class TelegramClient:
 
 # --- replies: commands from the configured chat ---------------------------------
 
-CommandHandler = Callable[[str], str]
-_command_handlers: dict[str, CommandHandler] = {}
-
-
-def telegram_command_register(command: str, handler: CommandHandler) -> None:
-    """Register (or replace) the handler of ``/command ARGS``; it returns the reply text."""
-    _command_handlers[command.lower()] = handler
-
-
-def telegram_commands() -> dict[str, CommandHandler]:
-    return dict(_command_handlers)
-
 
 @dataclass(frozen=True)
 class UpdateOutcome:
     update_id: int | None
     handled: bool
-    reply: str = ""
     reason: str = ""
 
 
-def telegram_update_handle(update: dict[str, Any], *, client: TelegramClient | None = None) -> UpdateOutcome:
-    """Run the command in one Bot API update, if it comes from ``TELEGRAM_CHAT_ID``; reply in the chat.
+def telegram_update_handle(update: dict[str, Any]) -> UpdateOutcome:
+    """Publish the command in one Bot API update as a ``ChatCommand``, if it comes from ``TELEGRAM_CHAT_ID``.
 
-    Messages from any other chat are ignored (and logged): only the configured trader may approve.
+    Messages from any other chat are ignored (and logged): only the configured trader may approve. A command
+    outside the chat's vocabulary (``ChatCommand.COMMANDS``) gets the list of known ones.
     """
     update_id = update.get("update_id") if isinstance(update.get("update_id"), int) else None
     message = update.get("message") or update.get("edited_message")
@@ -181,30 +171,22 @@ def telegram_update_handle(update: dict[str, Any], *, client: TelegramClient | N
         return UpdateOutcome(update_id, False, reason="foreign chat")
     match = COMMAND_PATTERN.match(str(message.get("text") or "").strip())
     command = match["command"].lower() if match else ""
-    handler = _command_handlers.get(command)
-    if not match or (handler is None and not match["slash"]):
+    known = command in ChatCommand.COMMANDS
+    if not match or (not known and not match["slash"]):
         return UpdateOutcome(update_id, False, reason="not a command")
-    args = (match["args"] or "").strip()
-    if handler is None:
-        reply = f"Unknown command /{command}. Known: " + ", ".join(f"/{name}" for name in sorted(_command_handlers))
-    else:
-        try:
-            reply = handler(args)
-        except Exception:  # a broken handler must not stop the poll loop; the trader is told
-            logger.exception("telegram command /%s failed", command)
-            reply = f"/{command} failed; see the server log."
-    try:
-        (client or TelegramClient.from_settings()).send_message(expected_chat, reply)
-    except TransportError as exc:
-        logger.error("telegram reply to /%s not delivered: %s", command, exc)
-    return UpdateOutcome(update_id, handler is not None, reply=reply)
+    if not known:
+        reply = f"Unknown command /{command}. Known: " + ", ".join(f"/{name}" for name in ChatCommand.COMMANDS)
+        bus.publish(ChatReplied(chat_id=chat_id, text=reply))
+        return UpdateOutcome(update_id, False, reason="unknown command")
+    bus.publish(ChatCommand(command=command, args=(match["args"] or "").strip(), chat_id=chat_id))
+    return UpdateOutcome(update_id, True)
 
 
 def telegram_poll_once(*, client: TelegramClient, offset: int | None, poll_seconds: int = 25) -> int | None:
     """One ``getUpdates`` round: handle each update, return the offset that confirms them."""
     updates = client.get_updates(offset=offset, poll_seconds=poll_seconds)
     for update in updates or []:
-        outcome = telegram_update_handle(update, client=client)
+        outcome = telegram_update_handle(update)
         if outcome.update_id is not None:
             offset = max(offset or 0, outcome.update_id + 1)
     return offset

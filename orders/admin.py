@@ -2,8 +2,8 @@ from django.contrib import admin, messages
 
 from alphaloop.admin import AuditedModelAdmin
 from alphaloop.exceptions import ApplicationError
+from alphaloop.money import money
 from alphaloop.net import client_ip
-from orders.ledger import money
 from orders.models import Account, ApprovalRequest, Fill, Order, Position, TradingPlan
 from orders.services import account_trading_state_set, breaker_reset, order_cancel
 

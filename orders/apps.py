@@ -6,10 +6,11 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders & accounts"
 
     def ready(self) -> None:
-        from marketdata.pipeline import tick_listener_register
+        from alphaloop import bus
+        from alphaloop.events import PriceTicks
         from orders.brokers import real_broker_check
-        from orders.brokers.paper import paper_on_tick
+        from orders.brokers.paper import paper_on_ticks
 
         # ORDER_MODE=REAL refuses to start without a real broker adapter (ImproperlyConfigured).
         real_broker_check()
-        tick_listener_register("orders.resting", paper_on_tick)
+        bus.subscribe(PriceTicks, "orders.resting", paper_on_ticks, background=True)

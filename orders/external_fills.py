@@ -16,7 +16,7 @@ Guarantees:
 - All or nothing: every bad row is reported with its line and then nothing at all is written.
 - Executions are booked in ``executed_at`` order. When some are older than fills already booked for
   their symbol, that symbol's position and its fills' realized P&L are replayed in execution order
-  (cash does not depend on the order), and ``fills_imported`` (``orders.signals``) lets the equity app
+  (cash does not depend on the order), and ``FillsImported`` (``alphaloop.events``) lets the equity app
   rebuild the FIFO attribution of the symbols and the snapshots from the first imported session on.
 - Executions at the broker happened whatever AlphaLoop's guard would say: they are not checked by the
   OrderSafetyGuard (nothing is being sent anywhere), and they may leave cash negative if the account's
@@ -37,13 +37,14 @@ from django.db.models import Max
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from alphaloop import bus
 from alphaloop.audit import audit_log_create
+from alphaloop.events import FillsImported
 from marketdata.models import Instrument
 from orders.fills import FillRefused, fill_apply, fill_record
 from orders.importers import READERS, ExternalExecution, RowNote
 from orders.ledger import average_cost, position_apply
 from orders.models import Account, Fill, Order, Position
-from orders.signals import fills_imported
 
 logger = logging.getLogger(__name__)
 
@@ -430,9 +431,5 @@ def _position_replay(account: Account, symbol: str) -> bool:
 
 
 def _announce(account: Account, booking: ExternalBooking) -> None:
-    """Tell the apps that derive data from fills (equity: FIFO attribution, snapshots), inside the transaction."""
-    for receiver, result in fills_imported.send_robust(
-        sender=Fill, account=account, symbols=booking.symbols, since=booking.first_executed_at
-    ):
-        if isinstance(result, Exception):
-            logger.error("fills_imported receiver %r failed for account %s", receiver, account.pk, exc_info=result)
+    """``FillsImported``, inside the transaction: the apps that derive data from fills rebuild it with the booking."""
+    bus.publish(FillsImported(account_id=account.pk, symbols=tuple(booking.symbols), since=booking.first_executed_at))

@@ -13,7 +13,8 @@ from decimal import Decimal
 from django.db import transaction
 
 from alphaloop.audit import audit_log_create
-from orders.ledger import cash_delta, position_apply, price_round
+from alphaloop.money import price_round
+from orders.ledger import cash_delta, position_apply
 from orders.models import Account, Fill, Order, Position
 from orders.publish import fill_notify, order_transition_publish
 

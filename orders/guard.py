@@ -65,9 +65,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Sum
 
+from alphaloop.money import ZERO, money
 from marketdata import calendar
 from orders import selectors
-from orders.ledger import ZERO, adverse_price, money, order_commission
+from orders.ledger import adverse_price, order_commission
 from orders.limits import PreTradeLimits, pretrade_limits
 from orders.models import Account, Order
 

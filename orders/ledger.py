@@ -14,22 +14,11 @@ Rounding (written down because users reconcile against it):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-CENT = Decimal("0.01")
-PRICE_PLACES = Decimal("0.000001")
-QTY_PLACES = Decimal("0.000001")
-ZERO = Decimal("0")
+from alphaloop.money import PRICE_PLACES, ZERO, money, price_round
+
 BPS = Decimal("10000")
-
-
-def money(value: Decimal) -> Decimal:
-    """Round a money amount to the cent, half up."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def price_round(value: Decimal) -> Decimal:
-    return value.quantize(PRICE_PLACES, rounding=ROUND_HALF_UP)
 
 
 def notional(quantity: Decimal, price: Decimal, multiplier: int = 1) -> Decimal:

@@ -17,10 +17,10 @@ from django.conf import settings
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from alphaloop.money import ZERO, money
 from marketdata import calendar
 from marketdata.models import Bar, Instrument, Quote
 from orders import greeks
-from orders.ledger import ZERO, money
 from orders.models import Account, Fill, Order, Position, TradingPlan
 
 PCT_PLACES = Decimal("0.0001")

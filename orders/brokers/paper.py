@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from alphaloop.events import PriceTicks, Tick
 from marketdata import calendar
 from marketdata.models import Quote
 from orders.brokers import Broker, BrokerAccount, BrokerAck, BrokerFill, BrokerPosition
@@ -178,8 +179,13 @@ def resting_order_match(*, order_id: int, account_id: int, price: Decimal, volum
         return True
 
 
-def paper_on_tick(tick) -> int:
-    """Tick listener ``orders.resting``: fill the resting paper orders the tick crosses. Returns the fill count."""
+def paper_on_ticks(event: PriceTicks) -> int:
+    """``PriceTicks`` subscriber ``orders.resting`` (background): fill the resting paper orders the ticks cross."""
+    return sum(paper_on_tick(tick) for tick in event.ticks)
+
+
+def paper_on_tick(tick: Tick) -> int:
+    """Fill the resting paper orders one tick crosses. Returns the fill count."""
     if settings.TRADING_HOURS_ONLY and not calendar.is_open(timezone.now()):
         return 0
     filled = 0

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from orders.ledger import PRICE_PLACES, money
+from alphaloop.money import PRICE_PLACES, money
 
 MARKET_TZ = ZoneInfo("America/New_York")  # the time zone brokers' US-equity reports are written in
 LIMIT = Decimal("1E14")  # the ledger's columns hold 14 whole digits

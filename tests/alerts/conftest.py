@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from orders.models import TradingPlan
+from tests.delivery import committed
 
 # A Monday session; the bars fixture ends on the Friday before it.
 MONDAY_1030_ET = datetime(2026, 11, 23, 15, 30, tzinfo=timezone.utc)
@@ -41,6 +42,7 @@ def tick():
     from marketdata.pipeline import tick_ingest
 
     def _tick(symbol: str, price: str, at: datetime = MONDAY_1030_ET):
-        return tick_ingest(symbol=symbol, price=Decimal(price), timestamp=at, source="test")
+        with committed():
+            return tick_ingest(symbol=symbol, price=Decimal(price), timestamp=at, source="test")
 
     return _tick

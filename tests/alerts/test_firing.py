@@ -15,6 +15,7 @@ from alerts.services import alert_create, alert_trigger, alert_update, alerts_ch
 from alphaloop.models import AuditLog
 from notifications.models import LiveEvent, NotificationLog
 from orders.models import ApprovalRequest, Order, TradingPlan
+from tests.delivery import committed
 
 from .conftest import MONDAY_1030_ET
 
@@ -190,8 +191,9 @@ def test_the_backstop_job_fires_an_alert_created_after_the_last_tick_and_is_idem
     tick("AAPL", "200")
     alert = make_alert(account, "price_above", "195")
 
-    assert alerts_check() == {"expired": 0, "evaluated_symbols": 1, "fired": 1}
-    assert alerts_check() == {"expired": 0, "evaluated_symbols": 0, "fired": 0}
+    with committed():
+        assert alerts_check() == {"expired": 0, "evaluated_symbols": 1, "fired": 1}
+        assert alerts_check() == {"expired": 0, "evaluated_symbols": 0, "fired": 0}
 
     assert AlertHistory.objects.filter(alert=alert).count() == 1
     assert NotificationLog.objects.filter(event_type="price_alert").count() == 2
@@ -200,7 +202,8 @@ def test_the_backstop_job_fires_an_alert_created_after_the_last_tick_and_is_idem
 @pytest.mark.django_db
 def test_a_second_trigger_of_a_triggered_alert_writes_nothing(account, aapl):
     alert = make_alert(account)
-    assert alert_trigger(alert=alert, price=Decimal("191"), at=MONDAY_1030_ET) is not None
+    with committed():
+        assert alert_trigger(alert=alert, price=Decimal("191"), at=MONDAY_1030_ET) is not None
 
     again = PriceAlert.objects.get(pk=alert.pk)
     again.alert_status = PriceAlert.ACTIVE  # a stale copy, as a second worker would hold
@@ -281,13 +284,11 @@ def test_an_unexpected_failure_of_the_order_path_is_recorded_not_raised(account,
 
 
 @pytest.mark.django_db
-def test_request_approval_asks_the_user_once_with_a_token_to_reply_with(account, aapl, tick, plan_factory,
-                                                                        django_capture_on_commit_callbacks):
+def test_request_approval_asks_the_user_once_with_a_token_to_reply_with(account, aapl, tick, plan_factory):
     plan = plan_factory(account)
     alert = make_alert(account, action="request_approval", linked_plan=plan)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        tick("AAPL", "191")
+    tick("AAPL", "191")
 
     approval = ApprovalRequest.objects.get()
     assert (approval.plan_id, approval.source, approval.status) == (plan.pk, f"alert:{alert.pk}", "PENDING")
@@ -301,12 +302,12 @@ def test_request_approval_asks_the_user_once_with_a_token_to_reply_with(account,
 
 @pytest.mark.django_db
 def test_a_failing_notification_does_not_undo_the_trigger(account, aapl, tick, monkeypatch):
-    import alerts.services
+    import notifications.subscribers
 
     def broken(**kwargs):
         raise RuntimeError("preferences table is gone")
 
-    monkeypatch.setattr(alerts.services, "notify", broken)
+    monkeypatch.setattr(notifications.subscribers, "notify", broken)
     alert = make_alert(account)
 
     tick("AAPL", "191")

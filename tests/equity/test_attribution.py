@@ -147,18 +147,18 @@ def test_accounts_are_matched_separately(account, other_user, fill_factory):
 
 
 @pytest.mark.django_db
-def test_fill_recorded_signal_builds_the_attribution_and_the_journal_draft(
+def test_a_published_fill_builds_the_attribution_and_the_journal_draft(
     account, fill_factory, django_capture_on_commit_callbacks
 ):
     from notifications.models import NotificationLog
-    from orders.signals import fill_recorded
+    from orders.publish import fill_notify
 
     buy = fill_factory(account, "XYZ", "BUY", 10, "10", ny(dt.date(2026, 1, 5)))
     sell = fill_factory(account, "XYZ", "SELL", 10, "11", ny(dt.date(2026, 1, 6)))
 
     with django_capture_on_commit_callbacks(execute=True):
         for fill in (buy, sell):
-            fill_recorded.send(sender=Fill, fill=fill)
+            fill_notify(fill, fill.order, account=account)
 
     row = TradePnlAttribution.objects.get(account=account)
     assert (row.entry_fill_id, row.exit_fill_id, row.realized_pnl) == (buy.pk, sell.pk, D("10.00"))

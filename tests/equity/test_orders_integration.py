@@ -1,4 +1,4 @@
-"""Through the real order path: paper fills -> fill_recorded -> FIFO attribution, drafts, and a snapshot
+"""Through the real order path: paper fills -> FillRecorded -> FIFO attribution, drafts, and a snapshot
 whose cash reconciles with the order ledger to the cent."""
 
 from __future__ import annotations

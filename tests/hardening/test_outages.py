@@ -184,7 +184,7 @@ def test_with_redis_down_the_rest_api_answers_and_live_features_say_they_are_deg
         assert alert.status_code == 201
         # Features that need Redis answer a 503 naming what is missing.
         assert (quote.status_code, quote.json()["code"]) == (503, "queue_unavailable")
-        assert api.get("/api/v1/market/quotes/OUT").json()["price"] == "101.500000"  # stored before the queue
+        assert api.get("/api/v1/market/quotes/OUT").json()["price"] == "100.000000"  # refused before writing
         assert (backtest.status_code, backtest.json()["code"]) == (503, "queue_unavailable")
         assert (ticket.status_code, ticket.json()["code"]) == (503, "redis_unavailable")
         # The token endpoint's rate limit lives in Redis and fails open (the lockout is in the database).

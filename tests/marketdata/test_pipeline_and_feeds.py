@@ -5,18 +5,23 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
+from alphaloop import bus
+from alphaloop.events import PriceTicks, event_encode
 from alphaloop.models import AuditLog
+from alphaloop.tasks import event_deliver
 from marketdata import pipeline
 from marketdata.feeds import ReplayFeed, SyntheticFeed
 from marketdata.models import Instrument, Quote
+from tests.delivery import committed
 
 
 @pytest.fixture
 def listener_calls():
+    """The ticks a background ``PriceTicks`` subscriber receives, in order."""
     calls = []
-    pipeline.tick_listener_register("test.recorder", calls.append)
+    bus.subscribe(PriceTicks, "test.recorder", lambda event: calls.extend(event.ticks), background=True)
     yield calls
-    pipeline._listeners.pop("test.recorder", None)
+    bus.unsubscribe(PriceTicks, "test.recorder")
 
 
 @pytest.mark.django_db
@@ -26,13 +31,19 @@ def test_tick_ingest_stores_the_quote_dispatches_listeners_and_publishes_to_pric
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)("prices", channel)
 
-    pipeline.tick_ingest(symbol="AAPL", price=Decimal("187.1234567"), source="test")
+    with committed():
+        pipeline.tick_ingest(symbol="AAPL", price=Decimal("187.1234567"), source="test")
 
     assert Quote.objects.get(instrument__symbol="AAPL").price == Decimal("187.123457")
     assert [(t.symbol, t.price) for t in listener_calls] == [("AAPL", Decimal("187.123457"))]
     message = async_to_sync(layer.receive)(channel)
     assert message["type"] == "price.ticks" and [t["symbol"] for t in message["ticks"]] == ["AAPL"]
     assert message["ticks"][0]["price"] == "187.123457"
+
+
+def _ingest_committed(quotes):
+    with committed():
+        return pipeline.ticks_ingest(quotes, source="test")
 
 
 @pytest.mark.django_db
@@ -46,7 +57,7 @@ def test_a_feed_batch_is_one_message_and_a_bad_tick_is_left_out(instrument_facto
     async def ingest_and_listen():  # one event loop: channels-redis keeps its receive state per loop
         channel = await layer.new_channel()
         await layer.group_add("prices", channel)
-        ticks = await sync_to_async(pipeline.ticks_ingest)(quotes, source="test")
+        ticks = await sync_to_async(_ingest_committed)(quotes)
         await layer.group_send("prices", {"type": "test.sentinel"})
         return ticks, [await layer.receive(channel), await layer.receive(channel)]
 
@@ -61,20 +72,20 @@ def test_a_feed_batch_is_one_message_and_a_bad_tick_is_left_out(instrument_facto
 
 
 @pytest.mark.django_db
-def test_a_failing_listener_does_not_stop_the_others(instrument_factory, listener_calls):
+def test_a_failing_subscriber_does_not_stop_the_others(instrument_factory, listener_calls):
     instrument_factory("AAPL")
 
-    def broken(tick):
+    def broken(event):
         raise RuntimeError("boom")
 
-    pipeline.tick_listener_register("test.broken", broken)
+    bus.subscribe(PriceTicks, "test.broken", broken, background=True)
     try:
         tick = pipeline.quote_store(symbol="AAPL", price=Decimal("10"))
-        outcome = pipeline.tick_run_listeners(tick)
+        outcome = event_deliver(event_encode(PriceTicks(ticks=(tick,))))
     finally:
-        pipeline._listeners.pop("test.broken", None)
-    assert outcome["test.broken"] == "error: boom" and outcome["test.recorder"] == "ok"
-    assert len(listener_calls) == 1
+        bus.unsubscribe(PriceTicks, "test.broken")
+    assert outcome["test.broken"] == "error: RuntimeError: boom" and outcome["test.recorder"] == "ok"
+    assert listener_calls == [tick]
 
 
 @pytest.mark.django_db
@@ -91,7 +102,8 @@ def test_unknown_symbol_and_bad_price_are_refused(instrument_factory):
 def test_paper_quote_api_injects_a_tick_for_staff_only(staff_api, api, instrument_factory, listener_calls):
     instrument_factory("AAPL")
     assert api.post("/api/v1/market/quotes", {"symbol": "AAPL", "price": "190"}, format="json").status_code == 403
-    response = staff_api.post("/api/v1/market/quotes", {"symbol": "aapl", "price": "190.5"}, format="json")
+    with committed():
+        response = staff_api.post("/api/v1/market/quotes", {"symbol": "aapl", "price": "190.5"}, format="json")
     assert response.status_code == 201 and response.data["price"] == "190.500000"
     assert listener_calls[0].source == "paper_api"
     assert AuditLog.objects.filter(action="market.quote_inject", resource="quote:AAPL").count() == 1

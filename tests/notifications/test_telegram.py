@@ -14,8 +14,15 @@ from notifications.models import NotificationLog
 from notifications.services import notification_send
 from notifications.telegram import TelegramClient, telegram_poll_once, telegram_update_handle
 from orders.models import Order, TradingPlan
+from tests.delivery import committed
 
 from .conftest import BOT_TOKEN, CHAT_ID
+
+
+def handled(update):
+    """One update as the poll loop or the webhook handles it: the command's answer is sent when it ends."""
+    with committed():
+        return telegram_update_handle(update)
 
 
 def client(api, **kwargs) -> tuple[TelegramClient, list[float]]:
@@ -172,19 +179,20 @@ def pending_approval(account, instrument_factory, settings):
 
 @pytest.mark.django_db
 def test_approve_from_the_configured_chat_executes_the_plan_and_replies(telegram, pending_approval):
-    outcome = telegram_update_handle(update(f"/approve {pending_approval.token.lower()}"))
+    outcome = handled(update(f"/approve {pending_approval.token.lower()}"))
 
     pending_approval.refresh_from_db()
     assert outcome.handled and pending_approval.status == "APPROVED" and pending_approval.decided_via == "telegram"
     order = Order.objects.get()
     assert pending_approval.order_id == order.pk and order.source == "APPROVAL"
-    reply = telegram.calls("sendMessage")[-1]
-    assert reply["chat_id"] == CHAT_ID and reply["text"].startswith(f"Approved {pending_approval.token}: order #{order.pk}")
+    replies = [call for call in telegram.calls("sendMessage") if call["text"].startswith("Approved")]
+    assert [reply["chat_id"] for reply in replies] == [CHAT_ID]
+    assert replies[0]["text"].startswith(f"Approved {pending_approval.token}: order #{order.pk}")
 
 
 @pytest.mark.django_db
 def test_reject_without_a_slash_is_understood_too(telegram, pending_approval):
-    telegram_update_handle(update(f"reject {pending_approval.token}"))
+    handled(update(f"reject {pending_approval.token}"))
 
     pending_approval.refresh_from_db()
     assert pending_approval.status == "REJECTED" and not Order.objects.exists()
@@ -193,7 +201,7 @@ def test_reject_without_a_slash_is_understood_too(telegram, pending_approval):
 
 @pytest.mark.django_db
 def test_a_message_from_another_chat_is_ignored(telegram, pending_approval):
-    outcome = telegram_update_handle(update(f"/approve {pending_approval.token}", chat="666"))
+    outcome = handled(update(f"/approve {pending_approval.token}", chat="666"))
 
     pending_approval.refresh_from_db()
     assert not outcome.handled and outcome.reason == "foreign chat"
@@ -202,8 +210,8 @@ def test_a_message_from_another_chat_is_ignored(telegram, pending_approval):
 
 @pytest.mark.django_db
 def test_a_second_decision_is_answered_not_applied(telegram, pending_approval):
-    telegram_update_handle(update(f"/reject {pending_approval.token}"))
-    telegram_update_handle(update(f"/approve {pending_approval.token}"))
+    handled(update(f"/reject {pending_approval.token}"))
+    handled(update(f"/approve {pending_approval.token}"))
 
     pending_approval.refresh_from_db()
     assert pending_approval.status == "REJECTED" and not Order.objects.exists()
@@ -212,9 +220,9 @@ def test_a_second_decision_is_answered_not_applied(telegram, pending_approval):
 
 @pytest.mark.django_db
 def test_unknown_tokens_and_commands_get_a_helpful_reply(telegram, pending_approval):
-    telegram_update_handle(update("/approve NOPE1234"))
-    telegram_update_handle(update("/buy AAPL"))
-    telegram_update_handle(update("hello there"))  # chatter: no reply
+    handled(update("/approve NOPE1234"))
+    handled(update("/buy AAPL"))
+    handled(update("hello there"))  # chatter: no reply
 
     texts = [call["text"] for call in telegram.calls("sendMessage")]
     assert texts == ["No approval request NOPE1234.", "Unknown command /buy. Known: /approve, /reject"]
@@ -226,7 +234,8 @@ def test_polling_get_updates_handles_commands_and_confirms_them(telegram, pendin
                     method="getUpdates")
     telegram_client = TelegramClient.from_settings()
 
-    offset = telegram_poll_once(client=telegram_client, offset=None, poll_seconds=0)
+    with committed():
+        offset = telegram_poll_once(client=telegram_client, offset=None, poll_seconds=0)
 
     assert offset == 78
     assert telegram.calls("getUpdates")[0] == {"timeout": 0, "allowed_updates": ["message"]}
@@ -238,7 +247,8 @@ def test_polling_get_updates_handles_commands_and_confirms_them(telegram, pendin
 def test_the_poll_command_runs_one_round(telegram, pending_approval):
     telegram.answer(body={"ok": True, "result": [update(f"/reject {pending_approval.token}")]}, method="getUpdates")
 
-    call_command("telegram_poll", "--once", "--poll-seconds", "0")
+    with committed():
+        call_command("telegram_poll", "--once", "--poll-seconds", "0")
 
     pending_approval.refresh_from_db()
     assert pending_approval.status == "REJECTED"
@@ -257,7 +267,8 @@ def test_the_webhook_needs_its_secret_and_then_acts(client, telegram, pending_ap
     pending_approval.refresh_from_db()
     assert pending_approval.status == "PENDING"
 
-    response = client.post(path + "hook-secret-123", body, content_type="application/json")
+    with committed():
+        response = client.post(path + "hook-secret-123", body, content_type="application/json")
 
     assert response.status_code == 200 and response.json() == {"ok": True, "handled": True}
     pending_approval.refresh_from_db()

@@ -11,13 +11,15 @@ from alphaloop.exceptions import ApplicationError
 from alphaloop.models import AuditLog
 from marketdata.pipeline import tick_ingest
 from orders.models import Fill, Order, Position
+from tests.delivery import committed
 
 pytestmark = pytest.mark.django_db
 UTC = dt.timezone.utc
 
 
 def tick(symbol: str, price: str, volume: int = 0):
-    return tick_ingest(symbol=symbol, price=D(price), source="test", volume=volume)
+    with committed():
+        return tick_ingest(symbol=symbol, price=D(price), source="test", volume=volume)
 
 
 def refreshed(order: Order) -> Order:

@@ -177,15 +177,12 @@ def test_a_market_order_without_a_live_quote_is_rejected_by_the_paper_broker(acc
 def test_every_transition_is_published_as_an_order_update_and_the_fill_is_notified_after_commit(
     account, aapl, submit, django_capture_on_commit_callbacks
 ):
+    from alphaloop import bus
+    from alphaloop.events import FillRecorded
     from notifications.models import LiveEvent, NotificationLog
-    from orders.signals import fill_recorded
 
     received = []
-
-    def receiver(sender, fill, **kwargs):
-        received.append(fill.pk)
-
-    fill_recorded.connect(receiver)
+    bus.subscribe(FillRecorded, "test.recorder", lambda event: received.append(event.fill_id))
     try:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             order = submit("BUY", 10)
@@ -193,7 +190,7 @@ def test_every_transition_is_published_as_an_order_update_and_the_fill_is_notifi
         for callback in callbacks:
             callback()
     finally:
-        fill_recorded.disconnect(receiver)
+        bus.unsubscribe(FillRecorded, "test.recorder")
 
     assert received == [order.fills.get().pk]
     events = [e for e in LiveEvent.objects.filter(user=account.user, channel="order_update").order_by("id")
