@@ -167,18 +167,31 @@ def test_a_run_with_a_spread_and_a_volume_cap_shows_its_costs_and_the_orders_the
     page.goto(f"{server}/backtests/")
     page.wait_for_selector("#strategy option[value=sma_cross]", state="attached")
     page.fill("#run-form input[name=symbols]", "AAPL")
+    page.click("#run-form button[type=submit]")  # first without: the form's default costs
+    expect(page.locator("#bt-costs")).to_have_text(
+        "Costs: commission 0.1% of notional · slippage 0 bps · spread 0% (half against each fill) · no volume cap",
+        timeout=30000)
+    expect(page.locator("#bt-capped")).to_be_empty()
     page.fill("#run-form input[name=spread]", "0.0005")
     page.fill("#run-form input[name=max_volume_fraction]", "0.000001")
     page.click("#run-form button[type=submit]")
-    page.wait_for_selector("#run-status .notice.ok", timeout=30000)
 
-    expect(page.locator("#bt-costs")).to_have_text(
-        "Costs: commission 0.1% of notional · slippage 0 bps · spread 0.05% (half against each fill) · "
-        "fills capped at 0.0001% of a bar's volume")
+    costs = "commission 0.1% of notional · slippage 0 bps · spread 0.05% (half against each fill) · " \
+            "fills capped at 0.0001% of a bar's volume"
+    expect(page.locator("#bt-costs")).to_have_text(f"Costs: {costs}", timeout=30000)
     expect(page.locator("#bt-capped h3")).to_contain_text("Orders cut by the volume cap (")
     reason = page.locator("#bt-capped tbody tr").first.locator("td").last.text_content()
     assert re.fullmatch(r"volume cap: (filled [\d,]+ of [\d,]+ shares|none of [\d,]+ shares filled) "
                         r"\(0\.0001% of the bar's volume of [\d,]+\); (the other [\d,]+ )?cancelled", reason), reason
+    # Side by side, the runs say what each paid.
+    run_id = re.match(r"#(\d+) ", page.text_content("#result-title")).group(1)
+    expect(page.locator("#runs tbody tr").first.locator("td").nth(1)).to_have_text(f"#{run_id}")
+    boxes = page.locator("#runs tbody input[type=checkbox]")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    costs_row = page.locator("#compare tbody tr").first.locator("td")
+    expect(costs_row).to_have_text(["Costs", costs, "commission 0.1% of notional · slippage 0 bps · spread 0% "
+                                                    "(half against each fill) · no volume cap"])
 
 
 def test_staff_run_the_shared_scan_from_the_page_and_see_it_done(server, staff_page):

@@ -375,7 +375,10 @@
   function compare(runs) {
     const chosen = runs.filter((r) => selected.has(r.id) && r.metrics);
     if (chosen.length < 2) { document.getElementById("compare").replaceChildren(); return; }
-    table("compare", [{ label: "Metric", value: (m) => m[1] }, ...chosen.map((r) => ({ label: `#${r.id} ${r.strategy_id}`, value: (m) => fmt(r.metrics[m[0]], m[2]) }))], METRICS);
+    // The first row: what each run paid (runs with other costs are not like for like).
+    const rows = [[null, "Costs", "costs"], ...METRICS];
+    table("compare", [{ label: "Metric", value: (m) => m[1] }, ...chosen.map((r) => ({ label: `#${r.id} ${r.strategy_id}`,
+      value: (m) => (m[2] === "costs" ? costsText(r).replace("Costs: ", "") : fmt(r.metrics[m[0]], m[2])) }))], rows);
   }
 
   document.getElementById("run-form").addEventListener("submit", async (event) => {
