@@ -51,7 +51,9 @@ class AuditLogAdmin(admin.ModelAdmin):
         return False
 
 
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
+    """Django's user admin, audited; a user added here gets their paper account (orders.accounts)."""
+
     form = CaseInsensitiveUserChangeForm
 
 

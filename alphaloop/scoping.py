@@ -23,7 +23,8 @@ def user_accounts(user) -> QuerySet:
 
 
 def user_account(user, account_id: int | str | None = None):
-    """The user's account by id, or their first (default) account; 404 when it is not theirs."""
+    """The user's account by id, or their first (default) account, made on first use if they have
+    none; 404 when it is not theirs."""
     accounts = user_accounts(user)
     if account_id not in (None, ""):
         try:
@@ -32,7 +33,12 @@ def user_account(user, account_id: int | str | None = None):
             raise Http404("No such account.") from None
     account = accounts.order_by("id").first()
     if account is None:
-        raise Http404("You have no trading account yet.")
+        if not user.is_authenticated:
+            raise Http404("No such account.")
+        from orders.accounts import account_get_or_create_default
+
+        # A user with no account (one from before accounts came with every user) gets one on first use.
+        account = account_get_or_create_default(user=user)
     return account
 
 

@@ -28,7 +28,7 @@ django.setup()
 import numpy as np  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
+from django.test.utils import override_settings, setup_test_environment  # noqa: E402
 
 
 def timed(label: str, fn, *args, **kwargs):
@@ -61,7 +61,6 @@ def run(n_fills: int, n_accounts: int) -> None:
     from journal.models import TradeJournal
     from marketdata import calendar
     from marketdata.models import Bar, Instrument
-    from orders.accounts import account_create
     from orders.models import Fill, Order
 
     rng = np.random.default_rng(3)
@@ -74,8 +73,9 @@ def run(n_fills: int, n_accounts: int) -> None:
             Bar(instrument=instrument, date=day, open=c, high=c, low=c, close=c, volume=1_000_000)
             for day, c in zip(sessions, (Decimal(f"{v:.4f}") for v in closes[symbol]))
         )
-    users = [get_user_model().objects.create_user(f"bench{i}", password="x" * 12) for i in range(n_accounts)]
-    accounts = [account_create(user=user, initial_cash=Decimal("1000000")) for user in users]
+    with override_settings(PAPER_INITIAL_CASH=Decimal("1000000")):  # each user's paper account comes with them
+        users = [get_user_model().objects.create_user(f"bench{i}", password="x" * 12) for i in range(n_accounts)]
+    accounts = [user.accounts.get() for user in users]
     account = accounts[0]
 
     # Random round trips: buy or short a lot, close it later (partly or at once).

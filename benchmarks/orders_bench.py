@@ -66,14 +66,15 @@ def configure(args: argparse.Namespace) -> str:
 def setup_market():
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
+    from django.test.utils import override_settings
 
     from marketdata.models import Instrument
     from marketdata.pipeline import quote_store
-    from orders.accounts import account_create
 
     call_command("migrate", verbosity=0, interactive=False)
-    user = get_user_model().objects.create_user(username="bench", password="bench-password-123")
-    account = account_create(user=user, initial_cash=Decimal("10000000"))
+    with override_settings(PAPER_INITIAL_CASH=Decimal("10000000")):  # the paper account comes with the user
+        user = get_user_model().objects.create_user(username="bench", password="bench-password-123")
+    account = user.accounts.get()
     Instrument.objects.create(symbol="BNCH", name="Benchmark Inc.")
     quote_store(symbol="BNCH", price=Decimal("100"), source="bench")
     return account

@@ -6,11 +6,17 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders & accounts"
 
     def ready(self) -> None:
+        from django.conf import settings
+        from django.db.models.signals import post_save
+
         from alphaloop import bus
         from alphaloop.events import PriceTicks
+        from orders.accounts import account_on_user_created
         from orders.brokers import real_broker_check
         from orders.brokers.paper import paper_on_ticks
 
         # ORDER_MODE=REAL refuses to start without a real broker adapter (ImproperlyConfigured).
         real_broker_check()
         bus.subscribe(PriceTicks, "orders.resting", paper_on_ticks, background=True)
+        # Every user trades through a paper account from the moment they exist.
+        post_save.connect(account_on_user_created, sender=settings.AUTH_USER_MODEL, dispatch_uid="orders.user_account")

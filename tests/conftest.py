@@ -11,7 +11,6 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from orders.accounts import account_create
 
 SERVICES_RUN = bool(os.environ.get("ALPHALOOP_SERVICES_RUN"))
 
@@ -28,10 +27,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def make_user(db):
-    def _make(username: str = "trader", *, password: str = "correct-horse-battery", cash: str = "100000", staff=False):
-        user = get_user_model().objects.create_user(username=username, password=password, is_staff=staff)
-        account_create(user=user, initial_cash=Decimal(cash))
-        return user
+    """A user with their paper account (made with the user, PAPER_INITIAL_CASH: 100,000)."""
+
+    def _make(username: str = "trader", *, password: str = "correct-horse-battery", staff=False):
+        return get_user_model().objects.create_user(username=username, password=password, is_staff=staff)
 
     return _make
 

@@ -36,10 +36,7 @@ VIEWER = "viewer"  # a plain (non-staff) user
 BENCHMARK, BUY, SELL, DRAWDOWN, AXIS_TEXT = (209, 212, 220), (38, 166, 154), (255, 152, 0), (239, 83, 80), (139, 152, 165)
 CREATE_VIEWER = f"""
 from django.contrib.auth import get_user_model
-from decimal import Decimal
-from orders.accounts import account_create
-user = get_user_model().objects.create_user({VIEWER!r}, password={PASSWORD!r})
-account_create(user=user, initial_cash=Decimal("100000"))
+get_user_model().objects.create_user({VIEWER!r}, password={PASSWORD!r})  # with its paper account
 """
 
 

@@ -16,9 +16,7 @@ def test_seed_demo_books_a_consistent_year_of_trading_for_the_superuser(make_use
     from django.contrib.auth import get_user_model
 
     admin = get_user_model().objects.create_superuser("admin", password="admin-pass-123456")
-    from orders.accounts import account_create
-
-    account = account_create(user=admin)
+    account = admin.accounts.get()
     bystander = make_user("bystander")
     call_command("seed_demo", stdout=open("/dev/null", "w"))
 

@@ -36,7 +36,6 @@ from equity.services import create_daily_snapshot
 from marketdata.calendar import sessions_between
 from marketdata.models import Bar, Instrument, Quote
 from marketdata.pipeline import quote_store, tick_ingest
-from orders.accounts import account_create
 from orders.ledger import ZERO, adverse_price, money, order_commission
 from orders.models import Account, Fill, Order, Position
 from orders.services import account_trading_state_set, breaker_check, order_cancel, order_place, order_submit
@@ -84,7 +83,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.traveller = time_machine.travel(START, tick=False)
         self.clock = self.traveller.start()
         user = get_user_model().objects.create_user(f"ledger-{next(_usernames)}", password="x-unused-password-1")
-        self.account = account_create(user=user, initial_cash=INITIAL_CASH)
+        self.account = user.accounts.get()  # made with the user, PAPER_INITIAL_CASH
         for symbol in SYMBOLS:
             quote_store(symbol=symbol, price=D("100"), source="hypothesis")
         self.terminal: dict[int, tuple[dict, list]] = {}

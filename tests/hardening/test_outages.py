@@ -50,10 +50,9 @@ from datetime import date
 from marketdata.calendar import sessions_between
 from marketdata.models import Bar, Instrument
 from marketdata.pipeline import quote_store
-from orders.accounts import account_create
 from orders.services import plan_create
 user = get_user_model().objects.create_user("desk", password="{PASSWORD}", is_staff=True)
-account = account_create(user=user)
+account = user.accounts.get()
 out = Instrument.objects.create(symbol="OUT")
 Bar.objects.bulk_create([Bar(instrument=out, date=day, open=100 + n % 7, high=101 + n % 7, low=99 + n % 7,
                              close=100 + n % 7, volume=10**6)

@@ -23,9 +23,7 @@ SETUP = """
 import json
 from django.contrib.auth import get_user_model
 from rest_framework_simplejwt.tokens import AccessToken
-from orders.accounts import account_create
 user = get_user_model().objects.create_user("first", password="first-start-password-1")
-account_create(user=user)
 print(json.dumps({"token": str(AccessToken.for_user(user))}))
 """
 # What a dashboard and a script ask for in the first second: reads with query strings (checked by the
