@@ -114,8 +114,8 @@ def alerts_list(*, user, status: str | None = None, account_id: int | None = Non
     return queryset.order_by("-created_at", "-id")
 
 
-def alert_history_list(*, user, limit: int = 20, alert_id: int | None = None) -> list[AlertHistory]:
+def alert_history_list(*, user, alert_id: int | None = None) -> QuerySet[AlertHistory]:
     queryset = owned_by(AlertHistory.objects.all(), user).select_related("alert")
     if alert_id is not None:
         queryset = queryset.filter(alert_id=alert_id)
-    return list(queryset.order_by("-trigger_time", "-id")[:limit])
+    return queryset.order_by("-trigger_time", "-id")

@@ -91,5 +91,4 @@ class AlertHistorySerializer(serializers.ModelSerializer):
 
 
 class AlertHistoryQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=200, default=20)
     alert_id = serializers.IntegerField(required=False)

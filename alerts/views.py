@@ -1,6 +1,6 @@
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -10,17 +10,20 @@ from alphaloop.net import client_ip
 from alphaloop.scoping import user_account
 
 
-class AlertListView(APIView):
-    @extend_schema(parameters=[serializers.AlertListQuerySerializer], responses=serializers.AlertSerializer(many=True),
-                   tags=["alerts"])
-    def get(self, request):
-        query = serializers.AlertListQuerySerializer(data=query_data(request))
+class AlertListView(generics.ListAPIView):
+    serializer_class = serializers.AlertSerializer
+
+    @extend_schema(parameters=[serializers.AlertListQuerySerializer], tags=["alerts"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = serializers.AlertListQuerySerializer(data=query_data(self.request))
         query.is_valid(raise_exception=True)
         filters = dict(query.validated_data)
         if "account_id" in filters:  # an account that is not yours is a 404, as on every sibling endpoint
-            filters["account_id"] = user_account(request.user, filters["account_id"]).pk
-        alerts = selectors.alerts_list(user=request.user, **filters)
-        return Response(serializers.AlertSerializer(alerts, many=True).data)
+            filters["account_id"] = user_account(self.request.user, filters["account_id"]).pk
+        return selectors.alerts_list(user=self.request.user, **filters)
 
 
 class AlertCreateView(APIView):
@@ -59,11 +62,17 @@ class AlertDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AlertHistoryView(APIView):
-    @extend_schema(parameters=[serializers.AlertHistoryQuerySerializer],
-                   responses=serializers.AlertHistorySerializer(many=True), tags=["alerts"])
-    def get(self, request):
-        query = serializers.AlertHistoryQuerySerializer(data=query_data(request))
+class AlertHistoryView(generics.ListAPIView):
+    """What fired, newest first (``?limit=20`` as the spec spells the page size)."""
+
+    serializer_class = serializers.AlertHistorySerializer
+    page_size_aliases = ("limit",)
+
+    @extend_schema(parameters=[serializers.AlertHistoryQuerySerializer], tags=["alerts"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = serializers.AlertHistoryQuerySerializer(data=query_data(self.request))
         query.is_valid(raise_exception=True)
-        history = selectors.alert_history_list(user=request.user, **query.validated_data)
-        return Response(serializers.AlertHistorySerializer(history, many=True).data)
+        return selectors.alert_history_list(user=self.request.user, **query.validated_data)

@@ -117,8 +117,9 @@ class AutoSchema(spectacular_openapi.AutoSchema):
 
     Errors: 400 where the operation reads a body or query parameters; 401 where a credential is
     required; 403 where a permission beyond authentication applies or a session (CSRF) is accepted;
-    404 where a path names an object, the operation resolves one of your accounts or pages a list;
-    413 and 415 where a body is read; 429 where a throttle applies. A status the view documents itself
+    404 where a path names an object or the operation resolves one of your accounts (a page past a
+    list's last one is empty, not a 404: ``alphaloop.pagination``); 413 and 415 where a body is read;
+    429 where a throttle applies. A status the view documents itself
     is left as the view wrote it.
     """
 
@@ -185,8 +186,6 @@ class AutoSchema(spectacular_openapi.AutoSchema):
                 statuses.append(("403", "Not allowed (e.g. staff only), or a session request without its CSRF token"))
         if any(p["in"] == "path" for p in parameters) or self._names_account(parameters):
             statuses.append(("404", "Not found, or not yours (another user's object or account)"))
-        elif self._get_paginator() is not None:
-            statuses.append(("404", "No such page"))
         if self._reads_body():
             statuses.append(("413", "The body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE (code request_too_large)"))
             statuses.append(("415", "The body is not application/json"))

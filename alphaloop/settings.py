@@ -175,7 +175,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "alphaloop.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # No filter backend: each list reads its filters through a query serializer the schema documents (and
+    # alphaloop.contract checks); a backend would also make the schema call get_queryset() to find a model.
+    "DEFAULT_FILTER_BACKENDS": [],
+    # Every list answers one page {count, next, previous, results} (alphaloop/pagination.py).
+    "DEFAULT_PAGINATION_CLASS": "alphaloop.pagination.Pagination",
     "EXCEPTION_HANDLER": "alphaloop.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": env.str("LOGIN_THROTTLE_RATE", default="10/min")},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

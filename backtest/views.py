@@ -75,13 +75,18 @@ class RunListView(generics.ListAPIView):
                 runs = runs.filter(sweep_id=uuid.UUID(sweep_id))
             except ValueError:
                 raise ValidationError({"sweep_id": ["Not a valid UUID."]}) from None
-        return runs.order_by("-created_at", "-id")[:100]
+        return runs.order_by("-created_at", "-id")
 
 
-class StrategyListView(APIView):
-    @extend_schema(responses=serializers.StrategySerializer(many=True), tags=["backtest"])
-    def get(self, request):
-        return Response([STRATEGIES[key].describe() for key in sorted(STRATEGIES)])
+class StrategyListView(generics.ListAPIView):
+    serializer_class = serializers.StrategySerializer
+
+    @extend_schema(tags=["backtest"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return [STRATEGIES[key].describe() for key in sorted(STRATEGIES)]
 
 
 def _query(request, serializer_class) -> dict:
@@ -90,12 +95,16 @@ def _query(request, serializer_class) -> dict:
     return query.validated_data
 
 
-class WalkForwardView(APIView):
-    @extend_schema(responses=serializers.WalkForwardSummarySerializer(many=True), tags=["backtest"])
-    def get(self, request):
-        """Your walk-forwards, newest first (the last 50)."""
-        runs = owned_by(WalkForwardRun.objects.all(), request.user, owner_path="user").order_by("-created_at", "-id")
-        return Response(serializers.WalkForwardSummarySerializer(runs[:50], many=True).data)
+class WalkForwardView(generics.ListAPIView):
+    serializer_class = serializers.WalkForwardSummarySerializer
+
+    @extend_schema(tags=["backtest"])
+    def get(self, request, *args, **kwargs):
+        """Your walk-forwards, newest first."""
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return owned_by(WalkForwardRun.objects.all(), self.request.user, owner_path="user").order_by("-created_at", "-id")
 
     @extend_schema(request=serializers.WalkForwardRequestSerializer,
                    responses={202: serializers.WalkForwardSummarySerializer}, tags=["backtest"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
+from django.db.models import QuerySet
 
 from factors.base import all_factors, factor_for_output
 from factors.fundamental import fundamentals_to_panel
@@ -62,12 +63,10 @@ def factor_series(*, symbol: str, names: list[str], days: int) -> dict[str, list
     return series
 
 
-def signals_latest(*, direction: str | None = None, limit: int = 50) -> tuple[date | None, list[Signal]]:
+def signals_latest(*, direction: str | None = None) -> QuerySet[Signal]:
     """The signals of the most recent scan, strongest first."""
     as_of = Signal.objects.order_by("-as_of").values_list("as_of", flat=True).first()
-    if as_of is None:
-        return None, []
-    qs = Signal.objects.filter(as_of=as_of)
+    qs = Signal.objects.filter(as_of=as_of) if as_of is not None else Signal.objects.none()
     if direction:
         qs = qs.filter(direction=direction)
-    return as_of, list(qs.order_by("-strength", "symbol")[:limit])
+    return qs.order_by("-strength", "symbol")

@@ -15,14 +15,8 @@ class SignalSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SignalsLatestSerializer(serializers.Serializer):
-    as_of = serializers.DateField(allow_null=True)
-    signals = SignalSerializer(many=True)
-
-
 class SignalsLatestQuerySerializer(serializers.Serializer):
     direction = serializers.ChoiceField(choices=[c for c, _ in Signal.DIRECTIONS], required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
 
 
 def _outputs() -> list[str]:

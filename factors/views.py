@@ -1,5 +1,6 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,13 +13,19 @@ from marketdata import calendar
 from marketdata.models import Instrument
 
 
-class SignalsLatestView(APIView):
-    @extend_schema(parameters=[serializers.SignalsLatestQuerySerializer], responses=serializers.SignalsLatestSerializer, tags=["signals"])
-    def get(self, request):
-        query = serializers.SignalsLatestQuerySerializer(data=query_data(request))
+class SignalsLatestView(generics.ListAPIView):
+    """The signals of the most recent scan (each row says its ``as_of``), strongest first."""
+
+    serializer_class = serializers.SignalSerializer
+
+    @extend_schema(parameters=[serializers.SignalsLatestQuerySerializer], tags=["signals"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = serializers.SignalsLatestQuerySerializer(data=query_data(self.request))
         query.is_valid(raise_exception=True)
-        as_of, signals = selectors.signals_latest(**query.validated_data)
-        return Response({"as_of": as_of, "signals": serializers.SignalSerializer(signals, many=True).data})
+        return selectors.signals_latest(**query.validated_data)
 
 
 class SignalsRunView(APIView):
@@ -41,10 +48,15 @@ class SignalWeightsView(APIView):
         return Response({"weights": DEFAULT_WEIGHTS})
 
 
-class FactorListView(APIView):
-    @extend_schema(responses=serializers.FactorInfoSerializer(many=True), tags=["factors"])
-    def get(self, request):
-        return Response(selectors.factors_catalog())
+class FactorListView(generics.ListAPIView):
+    serializer_class = serializers.FactorInfoSerializer
+
+    @extend_schema(tags=["factors"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.factors_catalog()
 
 
 class FactorSeriesView(APIView):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -38,22 +38,19 @@ def _journals(request, account_id=None):
     return selectors.journals_for_user(request.user, account=account)
 
 
-class JournalListApi(APIView):
-    @extend_schema(
-        summary="Journal entries, newest first, with paging and filters",
-        parameters=[serializers.JournalListQuerySerializer],
-        responses=serializers.JournalPageSerializer,
-    )
-    def get(self, request):
-        query = _query(request, serializers.JournalListQuerySerializer)
-        page = selectors.journal_list(
-            journals=_journals(request, query.get("account_id")),
-            page=query["page"],
-            size=query["size"],
-            symbol=query.get("symbol"),
-            status=query.get("status"),
-        )
-        return Response(serializers.JournalPageSerializer(page).data)
+class JournalListApi(generics.ListAPIView):
+    serializer_class = serializers.JournalSerializer
+    page_size_aliases = ("size",)  # the spec's journal/list?page=1&size=20
+
+    @extend_schema(summary="Journal entries, newest first, with filters",
+                   parameters=[serializers.JournalListQuerySerializer])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = _query(self.request, serializers.JournalListQuerySerializer)
+        return selectors.journal_list(journals=_journals(self.request, query.get("account_id")),
+                                      symbol=query.get("symbol"), status=query.get("status"))
 
 
 class JournalCreateApi(APIView):
@@ -117,13 +114,18 @@ class WeeklyReportApi(APIView):
         return Response(serializers.WeeklyReportSerializer(report).data)
 
 
-class TagsApi(APIView):
-    @extend_schema(
-        summary="The emotion and mistake vocabulary: built-ins plus yours", responses=serializers.TagListSerializer
-    )
-    def get(self, request):
-        tags = selectors.journal_tags_for(request.user)
-        return Response(serializers.TagListSerializer({"tags": tags}, context={"user": request.user}).data)
+class TagsApi(generics.ListAPIView):
+    serializer_class = serializers.TagSerializer
+
+    @extend_schema(summary="The emotion and mistake vocabulary: built-ins plus yours")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.journal_tags_for(self.request.user)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "user": self.request.user}
 
     @extend_schema(
         summary="Add an emotion state or a mistake tag to your vocabulary",

@@ -23,17 +23,13 @@ def journals_for_user(user, *, account=None) -> QuerySet:
     return journals
 
 
-def journal_list(
-    *, journals: QuerySet, page: int = 1, size: int = 20, symbol: str | None = None, status: str | None = None
-) -> dict[str, Any]:
-    """One page of ``journals`` (newest first); a page past the end is empty, not an error."""
+def journal_list(*, journals: QuerySet, symbol: str | None = None, status: str | None = None) -> QuerySet:
+    """``journals`` filtered, newest first."""
     if symbol:
         journals = journals.filter(symbol=symbol.upper())
     if status:
         journals = journals.filter(journal_status=status)
-    journals = journals.order_by("-created_at", "-id")
-    offset = (page - 1) * size
-    return {"count": journals.count(), "page": page, "size": size, "results": list(journals[offset : offset + size])}
+    return journals.order_by("-created_at", "-id")
 
 
 def journal_tags_for(user) -> QuerySet:

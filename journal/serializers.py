@@ -31,18 +31,9 @@ class JournalSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class JournalPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    page = serializers.IntegerField()
-    size = serializers.IntegerField()
-    results = JournalSerializer(many=True)
-
-
 class JournalListQuerySerializer(serializers.Serializer):
     account_id = serializers.IntegerField(required=False, min_value=1,
                                           help_text="Only this account (default: all yours)")
-    page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=1_000_000)
-    size = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
     symbol = serializers.RegexField(SYMBOL, required=False)
     status = serializers.ChoiceField(choices=TradeJournal.STATUSES, required=False)
 
@@ -162,10 +153,6 @@ class TagSerializer(serializers.ModelSerializer):
     def get_editable(self, tag: JournalTag) -> bool:
         user = self.context["user"]
         return tag.user_id == user.pk or (tag.user_id is None and user.is_staff)
-
-
-class TagListSerializer(serializers.Serializer):
-    tags = TagSerializer(many=True)
 
 
 class TagCreateSerializer(serializers.Serializer):

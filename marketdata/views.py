@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, status
+from rest_framework import generics, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -23,16 +23,19 @@ class PaperModeStaffOnly(permissions.BasePermission):
         return bool(settings.ORDER_MODE == "PAPER" and request.user and request.user.is_staff)
 
 
-class QuotesView(APIView):
-    """GET: every latest quote. POST (paper market control): inject a tick that flows through the
-    same pipeline as a real feed."""
+class QuotesView(generics.ListAPIView):
+    """GET: the latest quote of every symbol, by symbol. POST (paper market control): inject a tick that
+    flows through the same pipeline as a real feed."""
 
     permission_classes = [permissions.IsAuthenticated, PaperModeStaffOnly]
+    serializer_class = QuoteSerializer
 
-    @extend_schema(responses=QuoteSerializer(many=True), tags=["market"])
-    def get(self, request):
-        quotes = Quote.objects.select_related("instrument").order_by("instrument__symbol")
-        return Response(QuoteSerializer(quotes, many=True).data)
+    @extend_schema(tags=["market"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return Quote.objects.select_related("instrument").order_by("instrument__symbol")
 
     @extend_schema(request=QuoteInjectSerializer, responses={201: QuoteSerializer}, tags=["market"])
     def post(self, request):

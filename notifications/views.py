@@ -4,7 +4,6 @@ from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,25 +13,10 @@ from notifications import selectors, serializers, services
 from notifications.telegram import telegram_update_handle
 
 
-class NotificationPagination(PageNumberPagination):
-    page_size = 20
-    page_size_query_param = "size"
-    max_page_size = 100
-
-    def get_schema_operation_parameters(self, view):
-        parameters = super().get_schema_operation_parameters(view)
-        bounds = {self.page_query_param: {"minimum": 1},
-                  self.page_size_query_param: {"minimum": 1, "maximum": self.max_page_size}}
-        for parameter in parameters:
-            parameter["schema"].update(bounds.get(parameter["name"], {}))
-        return parameters
-
-
 class NotificationListView(generics.ListAPIView):
-    """The user's notification log, newest first (``?status=``, ``?channel=``, ``?page=``, ``?size=``)."""
+    """The user's notification log, newest first (``?status=``, ``?channel=``, ``?page=``, ``?page_size=``)."""
 
     serializer_class = serializers.NotificationSerializer
-    pagination_class = NotificationPagination
 
     @extend_schema(parameters=[serializers.NotificationListQuerySerializer], tags=["notifications"])
     def get(self, request, *args, **kwargs):

@@ -50,15 +50,13 @@ NOT_FOUND = OpenApiResponse(ErrorSerializer, description="Not found (or not your
 CONFLICT = OpenApiResponse(ErrorSerializer, description="The object is not in a state that allows this")
 
 
-class LimitSerializer(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=500, default=20)
+class OrderHistoryQuerySerializer(serializers.Serializer):
     account_id = serializers.IntegerField(required=False)
     status = serializers.ChoiceField(choices=[s for s, _ in Order.STATUSES], required=False)
     symbol = serializers.CharField(max_length=32, required=False)
 
 
 class PlanQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
     account_id = serializers.IntegerField(required=False)
     status = serializers.ChoiceField(choices=[s for s, _ in TradingPlan.STATUSES], required=False)
 
@@ -96,7 +94,6 @@ class AccountListView(generics.ListAPIView):
     """The accounts of the requesting user."""
 
     serializer_class = AccountSerializer
-    pagination_class = None
 
     def get_queryset(self):
         return user_accounts(self.request.user).order_by("id")
@@ -194,32 +191,43 @@ class OrderCancelView(APIView):
         return Response(OrderSerializer(order).data)
 
 
-class OrderHistoryView(APIView):
-    """Your most recent orders, newest first (``?limit=20``, at most 500)."""
+class OrderHistoryView(generics.ListAPIView):
+    """Your orders, newest first (``?limit=20`` as the spec spells the page size)."""
 
-    @extend_schema(parameters=[LimitSerializer], responses={200: OrderSerializer(many=True)}, tags=["orders"])
-    def get(self, request):
-        query = _query(LimitSerializer, request)
-        orders = _user_orders(request)
+    serializer_class = OrderSerializer
+    page_size_aliases = ("limit",)
+
+    @extend_schema(parameters=[OrderHistoryQuerySerializer], tags=["orders"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = _query(OrderHistoryQuerySerializer, self.request)
+        orders = _user_orders(self.request)
         if "account_id" in query:
-            orders = orders.filter(account=user_account(request.user, query["account_id"]))
+            orders = orders.filter(account=user_account(self.request.user, query["account_id"]))
         if "status" in query:
             orders = orders.filter(status=query["status"])
         if "symbol" in query:
             orders = orders.filter(symbol=query["symbol"].strip().upper())
-        return Response(OrderSerializer(orders.order_by("-created_at", "-id")[: query["limit"]], many=True).data)
+        return orders.order_by("-created_at", "-id")
 
 
-class OpenOrdersView(APIView):
+class OpenOrdersView(generics.ListAPIView):
     """Your open orders (NEW, ACCEPTED, PARTIALLY_FILLED), oldest first."""
 
-    @extend_schema(parameters=[AccountQuerySerializer], responses={200: OrderSerializer(many=True)}, tags=["orders"])
-    def get(self, request):
-        query = _query(AccountQuerySerializer, request)
-        orders = _user_orders(request).filter(status__in=Order.OPEN_STATUSES)
+    serializer_class = OrderSerializer
+
+    @extend_schema(parameters=[AccountQuerySerializer], tags=["orders"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = _query(AccountQuerySerializer, self.request)
+        orders = _user_orders(self.request).filter(status__in=Order.OPEN_STATUSES)
         if "account_id" in query:
-            orders = orders.filter(account=user_account(request.user, query["account_id"]))
-        return Response(OrderSerializer(orders.order_by("created_at", "id"), many=True).data)
+            orders = orders.filter(account=user_account(self.request.user, query["account_id"]))
+        return orders.order_by("created_at", "id")
 
 
 class PositionsView(APIView):
@@ -253,16 +261,21 @@ def _user_plans(request):
     return owned_by(TradingPlan.objects.select_related("account"), request.user)
 
 
-class PlanListCreateView(APIView):
-    @extend_schema(parameters=[PlanQuerySerializer], responses={200: PlanSerializer(many=True)}, tags=["plans"])
-    def get(self, request):
-        query = _query(PlanQuerySerializer, request)
-        plans = _user_plans(request)
+class PlanListCreateView(generics.ListAPIView):
+    serializer_class = PlanSerializer
+
+    @extend_schema(parameters=[PlanQuerySerializer], tags=["plans"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = _query(PlanQuerySerializer, self.request)
+        plans = _user_plans(self.request)
         if "account_id" in query:
-            plans = plans.filter(account=user_account(request.user, query["account_id"]))
+            plans = plans.filter(account=user_account(self.request.user, query["account_id"]))
         if "status" in query:
             plans = plans.filter(status=query["status"])
-        return Response(PlanSerializer(plans[: query["limit"]], many=True).data)
+        return plans.order_by("-created_at", "-id")
 
     @extend_schema(request=PlanSerializer, responses={201: PlanSerializer}, tags=["plans"])
     def post(self, request):
@@ -312,16 +325,21 @@ class PlanExecuteView(APIView):
 
 # --- approvals ---------------------------------------------------------------------------------------
 
-class ApprovalListView(APIView):
-    @extend_schema(parameters=[ApprovalQuerySerializer], responses={200: ApprovalSerializer(many=True)}, tags=["plans"])
-    def get(self, request):
-        query = _query(ApprovalQuerySerializer, request)
-        approvals = owned_by(ApprovalRequest.objects.select_related("plan"), request.user)
+class ApprovalListView(generics.ListAPIView):
+    serializer_class = ApprovalSerializer
+
+    @extend_schema(parameters=[ApprovalQuerySerializer], tags=["plans"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = _query(ApprovalQuerySerializer, self.request)
+        approvals = owned_by(ApprovalRequest.objects.select_related("plan"), self.request.user)
         if "account_id" in query:
-            approvals = approvals.filter(account=user_account(request.user, query["account_id"]))
+            approvals = approvals.filter(account=user_account(self.request.user, query["account_id"]))
         if "status" in query:
             approvals = approvals.filter(status=query["status"])
-        return Response(ApprovalSerializer(approvals[:200], many=True).data)
+        return approvals.order_by("-created_at", "-id")
 
 
 class ApprovalDecideView(APIView):

@@ -103,8 +103,8 @@ def test_list_filters_by_status(api, account, aapl):
     fired = alert_create(account=account, symbol="AAPL", condition_type="price_below", threshold=Decimal("100"))
     alert_trigger(alert=fired, price=Decimal("99"), at=MONDAY_1030_ET)
 
-    everything = api.get("/api/v1/alerts/list").json()
-    only_active = api.get("/api/v1/alerts/list?status=ACTIVE").json()
+    everything = api.get("/api/v1/alerts/list").json()["results"]
+    only_active = api.get("/api/v1/alerts/list?status=ACTIVE").json()["results"]
 
     assert {a["id"] for a in everything} == {active.pk, fired.pk}
     assert [a["id"] for a in only_active] == [active.pk]
@@ -157,8 +157,8 @@ def test_history_is_newest_first_and_limited(api, account, aapl):
     response = api.get("/api/v1/alerts/history?limit=2")
 
     assert response.status_code == 200
-    assert [h["trigger_price"] for h in response.json()] == ["103.000000", "102.000000"]
-    assert response.json()[0]["action_taken"] == "notified"
+    assert [h["trigger_price"] for h in response.json()["results"]] == ["103.000000", "102.000000"]
+    assert response.json()["count"] == 3 and response.json()["results"][0]["action_taken"] == "notified"
     assert api.get("/api/v1/alerts/history?limit=0").status_code == 400
 
 
@@ -166,8 +166,8 @@ def test_a_stranger_sees_none_of_it(api, other_api, account, aapl):
     alert = alert_create(account=account, symbol="AAPL", condition_type="price_above", threshold=Decimal("100"))
     alert_trigger(alert=alert, price=Decimal("101"), at=timezone.now())
 
-    assert other_api.get("/api/v1/alerts/list").json() == []
-    assert other_api.get("/api/v1/alerts/history").json() == []
+    assert other_api.get("/api/v1/alerts/list").json()["results"] == []
+    assert other_api.get("/api/v1/alerts/history").json()["results"] == []
     assert other_api.get(f"/api/v1/alerts/{alert.pk}").status_code == 404
     assert other_api.patch(f"/api/v1/alerts/{alert.pk}", {"alert_status": "ACTIVE"}, format="json").status_code == 404
     assert other_api.delete(f"/api/v1/alerts/{alert.pk}").status_code == 404
@@ -186,7 +186,7 @@ def test_listing_another_users_account_is_a_404_like_every_sibling_endpoint(api,
     assert (foreign.status_code, missing.status_code) == (404, 404)
     assert foreign.json() == missing.json()
     assert other_api.get(f"/api/v1/positions?account_id={account.pk}").status_code == 404  # the sibling it now matches
-    assert [a["symbol"] for a in api.get(f"/api/v1/alerts/list?account_id={account.pk}").json()] == ["AAPL"]
+    assert [a["symbol"] for a in api.get(f"/api/v1/alerts/list?account_id={account.pk}").json()["results"]] == ["AAPL"]
 
 
 def test_every_endpoint_requires_a_token(client):

@@ -180,7 +180,7 @@ def test_an_rsi_cross_without_a_direction_fires_either_way_and_the_history_says_
     history = AlertHistory.objects.get(alert=alert)
     assert history.detail["crossed"] == crossed
     assert history.detail["condition"] == f"AAPL RSI-14 crossed {crossed} through 50"
-    listed = api.get("/api/v1/alerts/history").json()
+    listed = api.get("/api/v1/alerts/history").json()["results"]
     assert [(h["alert_id"], h["crossed"]) for h in listed] == [(alert.pk, crossed)]
     title = NotificationLog.objects.filter(event_type="price_alert").values_list("title", flat=True).first()
     assert title == f"Alert: AAPL RSI-14 crossed {crossed} through 50"

@@ -109,12 +109,12 @@ def test_bad_run_requests_get_a_400_naming_the_field_and_write_nothing(api, stor
 def test_another_user_cannot_read_my_run(api, other_api, stored_bars):
     run_id = api.post("/api/v1/backtest/run", body(), format="json").data["id"]
     assert other_api.get(f"/api/v1/backtest/results/{run_id}").status_code == 404
-    assert other_api.get("/api/v1/backtest/runs").data == []
-    assert len(api.get("/api/v1/backtest/runs").data) == 1
+    assert other_api.get("/api/v1/backtest/runs").data["results"] == []
+    assert api.get("/api/v1/backtest/runs").data["count"] == 1
 
 
 def test_strategies_list_their_parameter_schema(api):
-    strategies = {s["id"]: s for s in api.get("/api/v1/backtest/strategies").data}
+    strategies = {s["id"]: s for s in api.get("/api/v1/backtest/strategies").data["results"]}
     assert {"sma_cross", "rsi_reversion", "factor_rank", "buy_and_hold"} <= set(strategies)
     assert strategies["sma_cross"]["params"]["allow_short"]["default"] is True
 
@@ -122,7 +122,7 @@ def test_strategies_list_their_parameter_schema(api):
 def test_a_parameter_sweep_runs_every_combination_side_by_side(api, stored_bars):
     response = api.post("/api/v1/backtest/sweep", body(grid={"fast": [5, 10], "slow": [20, 40]}), format="json")
     assert response.status_code == 202 and len(response.data["runs"]) == 4
-    runs = api.get(f"/api/v1/backtest/runs?sweep_id={response.data['sweep_id']}").data
+    runs = api.get(f"/api/v1/backtest/runs?sweep_id={response.data['sweep_id']}").data["results"]
     assert len(runs) == 4 and {r["status"] for r in runs} == {"SUCCEEDED"}
     assert sorted((r["params"]["fast"], r["params"]["slow"]) for r in runs) == [(5, 20), (5, 40), (10, 20), (10, 40)]
     assert api.get("/api/v1/backtest/runs?sweep_id=not-a-uuid").status_code == 400
@@ -282,7 +282,7 @@ def test_the_spec_body_without_symbols_runs_on_the_strategys_default_universe_an
     run = api.get(response.data["results_url"]).data
     assert run["status"] == "SUCCEEDED"
     assert (run["symbols"], run["default_universe"]) == (["SPY"], True)
-    strategies = {s["id"]: s for s in api.get("/api/v1/backtest/strategies").data}
+    strategies = {s["id"]: s for s in api.get("/api/v1/backtest/strategies").data["results"]}
     assert strategies["sma_cross"]["default_universe"] == ["SPY"]
 
 

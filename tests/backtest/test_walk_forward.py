@@ -189,9 +189,9 @@ def test_a_walk_forward_through_the_api_runs_its_windows_and_stitches_them(commi
     assert result["result"]["metrics"]["final_equity"] == pytest.approx(curve[-1]["equity"], abs=0.005)
     assert result["result"]["metrics"]["n_trades"] == len(result["result"]["trades"])
     assert AuditLog.objects.filter(action="backtest.walk_forward", resource=f"walk_forward:{result['id']}").count() == 1
-    assert [r["id"] for r in api.get("/api/v1/backtest/walk-forward").data] == [result["id"]]
+    assert [r["id"] for r in api.get("/api/v1/backtest/walk-forward").data["results"]] == [result["id"]]
     assert other_api.get(response.data["results_url"]).status_code == 404
-    assert other_api.get("/api/v1/backtest/walk-forward").data == []
+    assert other_api.get("/api/v1/backtest/walk-forward").data["results"] == []
 
 
 def test_a_walk_forward_trades_every_window_with_its_spread_and_volume_cap(committing_api, spy_aapl_msft_bars):

@@ -31,8 +31,8 @@ def run(django_capture_on_commit_callbacks):
 
 
 def _latest(client) -> list[tuple]:
-    data = client.get("/api/v1/signals/latest?limit=500").data
-    return [(data["as_of"], s["symbol"], s["direction"], s["score"]) for s in data["signals"]]
+    data = client.get("/api/v1/signals/latest?page_size=500").data
+    return [(s["as_of"], s["symbol"], s["direction"], s["score"]) for s in data["results"]]
 
 
 def test_a_plain_user_cannot_rewrite_the_shared_signals_or_notify_anyone(api, staff_api, other_user, universe, run):

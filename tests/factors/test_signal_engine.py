@@ -93,20 +93,21 @@ def test_appending_future_bars_changes_no_stored_signal(universe):
 
 @pytest.mark.django_db
 def test_signals_api(api, staff_api, universe):
-    assert api.get("/api/v1/signals/latest").data == {"as_of": None, "signals": []}
+    assert api.get("/api/v1/signals/latest").json() == {"count": 0, "next": None, "previous": None, "results": []}
     run = staff_api.post("/api/v1/signals/run", {"as_of": END.isoformat()}, format="json")
     assert run.status_code == 200 and run.data["count"] == len(SYMBOLS)
-    latest = api.get("/api/v1/signals/latest?limit=3")
-    assert latest.data["as_of"] == END and len(latest.data["signals"]) == 3
-    strengths = [Decimal(s["strength"]) for s in latest.data["signals"]]
+    latest = api.get("/api/v1/signals/latest?page_size=3")
+    assert latest.data["count"] == len(SYMBOLS) and len(latest.data["results"]) == 3
+    assert {s["as_of"] for s in latest.data["results"]} == {END.isoformat()}
+    strengths = [Decimal(s["strength"]) for s in latest.data["results"]]
     assert strengths == sorted(strengths, reverse=True)
     assert "weights" in api.post("/api/v1/signals/run", {"weights": {"nope": 1}}, format="json").data
-    assert "limit" in api.get("/api/v1/signals/latest?limit=0").data
+    assert "page_size" in api.get("/api/v1/signals/latest?page_size=0").data
 
 
 @pytest.mark.django_db
 def test_factor_catalog_and_series_api(api, universe):
-    catalog = api.get("/api/v1/factors").data
+    catalog = api.get("/api/v1/factors?page_size=500").data["results"]
     assert {"rsi_14", "macd", "obv", "pe"} <= {f["name"] for f in catalog}
     assert next(f for f in catalog if f["name"] == "macd")["outputs"] == ["macd", "macd_signal", "macd_hist"]
     response = api.get("/api/v1/factors/AAPL?names=rsi_14,macd&days=5")

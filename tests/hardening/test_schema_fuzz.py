@@ -168,7 +168,7 @@ def test_a_value_of_the_wrong_json_type_is_refused_not_coerced(api, market, fiel
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("query", "field"), [("status=", "status"), ("limit=abc", "limit"), ("limit=0", "limit"),
+@pytest.mark.parametrize(("query", "field"), [("status=", "status"), ("page_size=abc", "page_size"), ("page=0", "page"),
                                               ("account_id=99999999999999999999", "account_id")])
 def test_a_blank_or_invalid_query_value_is_a_400_not_an_omission(api, query, field):
     response = api.get(f"/api/v1/plans/?{query}")

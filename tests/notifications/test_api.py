@@ -21,9 +21,9 @@ def test_list_is_paged_newest_first_and_filtered(api, account):
     rows = [log(account, title=f"n{i}") for i in range(5)]
     log(account, channel="telegram", status="FAILED", title="failed")
 
-    page = api.get("/api/v1/notifications/list?size=2").json()
+    page = api.get("/api/v1/notifications/list?page_size=2").json()
     failed = api.get("/api/v1/notifications/list?status=FAILED").json()
-    socket = api.get("/api/v1/notifications/list?channel=websocket&page=3&size=2").json()
+    socket = api.get("/api/v1/notifications/list?channel=websocket&page=3&page_size=2").json()
 
     assert page["count"] == 6 and [n["title"] for n in page["results"]] == ["failed", "n4"]
     assert [n["title"] for n in failed["results"]] == ["failed"]

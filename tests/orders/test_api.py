@@ -135,9 +135,10 @@ def test_history_is_newest_first_limited_and_scoped(trader_api, outsider_api, aa
         session_time.shift(61)
         ids.append(post(trader_api, "/api/v1/orders/submit", {"symbol": "AAPL", "direction": "BUY", "quantity": str(qty)}).json()["id"])
     response = trader_api.get("/api/v1/orders/history?limit=2")
-    assert response.status_code == 200 and [o["id"] for o in response.json()] == ids[::-1][:2]
-    assert [o["id"] for o in trader_api.get("/api/v1/orders/history").json()] == ids[::-1]
-    assert outsider_api.get("/api/v1/orders/history").json() == []
+    assert response.status_code == 200 and [o["id"] for o in response.json()["results"]] == ids[::-1][:2]
+    assert response.json()["count"] == 3 and "limit=2" in response.json()["next"]
+    assert [o["id"] for o in trader_api.get("/api/v1/orders/history").json()["results"]] == ids[::-1]
+    assert outsider_api.get("/api/v1/orders/history").json()["results"] == []
     for bad in ("0", "501", "abc"):
         bad_response = trader_api.get(f"/api/v1/orders/history?limit={bad}")
         assert bad_response.status_code == 400 and "limit" in bad_response.json()
@@ -147,7 +148,7 @@ def test_open_orders_lists_only_working_orders(trader_api, aapl):
     post(trader_api, "/api/v1/orders/submit", {"symbol": "AAPL", "direction": "BUY", "quantity": "1"})
     resting = post(trader_api, "/api/v1/orders/submit",
                    {"symbol": "AAPL", "direction": "BUY", "quantity": "1", "order_type": "LIMIT", "limit_price": "90"}).json()
-    assert [o["id"] for o in trader_api.get("/api/v1/orders/open").json()] == [resting["id"]]
+    assert [o["id"] for o in trader_api.get("/api/v1/orders/open").json()["results"]] == [resting["id"]]
 
 
 def test_preview_names_the_rule_that_would_refuse_and_writes_nothing(trader_api, aapl, row_counts):
@@ -211,7 +212,7 @@ def test_plan_crud_execute_and_delete(trader_api, aapl):
     assert trader_api.delete(f"/api/v1/plans/{plan['id']}").status_code == 409  # it has an order
     other = post(trader_api, "/api/v1/plans/", {"symbol": "AAPL", "direction": "SHORT", "entry_price": "101", "quantity": "1"})
     assert trader_api.delete(f"/api/v1/plans/{other.json()['id']}").status_code == 204
-    assert [p["id"] for p in trader_api.get("/api/v1/plans/").json()] == [plan["id"]]
+    assert [p["id"] for p in trader_api.get("/api/v1/plans/").json()["results"]] == [plan["id"]]
     assert list(AuditLog.objects.filter(action__startswith="plan.").order_by("id").values_list("action", flat=True)) == [
         "plan.create", "plan.update", "plan.execute", "plan.create", "plan.delete",
     ]
@@ -231,7 +232,7 @@ def test_a_stranger_gets_404_on_every_plan_endpoint(trader_api, outsider_api, ac
     assert outsider_api.patch(f"/api/v1/plans/{plan.pk}", {"quantity": "2"}, format="json").status_code == 404
     assert outsider_api.delete(f"/api/v1/plans/{plan.pk}").status_code == 404
     assert post(outsider_api, f"/api/v1/plans/{plan.pk}/execute").status_code == 404
-    assert outsider_api.get("/api/v1/plans/").json() == []
+    assert outsider_api.get("/api/v1/plans/").json()["results"] == []
     assert TradingPlan.objects.filter(pk=plan.pk, quantity=D("1")).exists() and not Order.objects.exists()
 
 
@@ -240,8 +241,8 @@ def test_approvals_are_listed_and_decided_by_their_owner_only(trader_api, outsid
 
     plan = TradingPlan.objects.create(account=account, symbol="AAPL", direction="LONG", entry_price=D("99"), quantity=D("1"))
     approval = approval_request_create(plan=plan, source="alert:1", reason="crossed")
-    assert [a["id"] for a in trader_api.get("/api/v1/approvals/?status=PENDING").json()] == [approval.pk]
-    assert outsider_api.get("/api/v1/approvals/").json() == []
+    assert [a["id"] for a in trader_api.get("/api/v1/approvals/?status=PENDING").json()["results"]] == [approval.pk]
+    assert outsider_api.get("/api/v1/approvals/").json()["results"] == []
     assert post(outsider_api, f"/api/v1/approvals/{approval.pk}/decide", {"approve": True}).status_code == 404
 
     bad = post(trader_api, f"/api/v1/approvals/{approval.pk}/decide", {})
@@ -271,7 +272,7 @@ def test_approving_outside_trading_hours_is_a_422_and_the_approval_stays_listed_
     assert (body["code"], body["approval"]["status"], body["order"]["status"]) == ("outside_trading_hours", "PENDING", "REJECTED")
     assert body["approval"]["refusal_code"] == "outside_trading_hours"
     assert "stays pending until 2026-11-24 12:00 ET" in body["detail"]
-    listed = api.get("/api/v1/approvals/?status=PENDING").json()
+    listed = api.get("/api/v1/approvals/?status=PENDING").json()["results"]
     assert [(a["id"], a["refusal_code"]) for a in listed] == [(approval.pk, "outside_trading_hours")]
     assert "next opens 2026-11-24 09:30 ET" in listed[0]["refusal_reason"]
 
