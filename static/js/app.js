@@ -33,6 +33,19 @@
     return { ok: response.ok, status: response.status, data };
   }
 
+  // Every list answers one page {count, next, previous, results}; this follows `next` to the end and
+  // answers { ok, status, data: every row } (or the failing page's answer).
+  async function all(path) {
+    const rows = [];
+    for (let next = path; next;) {
+      const answer = await request("GET", next);
+      if (!answer.ok) return answer;
+      rows.push(...answer.data.results);
+      next = answer.data.next;
+    }
+    return { ok: true, status: 200, data: rows };
+  }
+
   function money(value) {
     if (value === null || value === undefined || value === "") return "–";
     const n = Number(value);
@@ -122,7 +135,7 @@
   }
 
   window.AL = {
-    get: (p) => request("GET", p), post: (p, b = {}) => request("POST", p, b), patch: (p, b) => request("PATCH", p, b),
+    get: (p) => request("GET", p), all, post: (p, b = {}) => request("POST", p, b), patch: (p, b) => request("PATCH", p, b),
     put: (p, b) => request("PUT", p, b), del: (p) => request("DELETE", p),
     money, pct, ratio, signClass, el, table, errors, formData, lineChart, failed, compounded,
   };

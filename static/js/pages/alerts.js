@@ -1,6 +1,6 @@
 (function () {
   "use strict";
-  const { get, post, patch, del, money, el, table, errors, formData } = AL;
+  const { get, all, post, patch, del, money, el, table, errors, formData } = AL;
   let status = "";
 
   function notice(text, cls) { document.getElementById("alert-result").replaceChildren(el("div", { class: "notice " + cls }, text)); }
@@ -29,8 +29,8 @@
   async function remove(id) { if (confirm("Delete this alert?")) { await del(`/api/v1/alerts/${id}`); refresh(); } }
 
   async function refresh() {
-    const [alerts, history] = await Promise.all([get(`/api/v1/alerts/list${status ? "?status=" + status : ""}`), get("/api/v1/alerts/history?limit=50")]);
-    const list = (r) => (r.ok ? (Array.isArray(r.data) ? r.data : r.data.results || r.data.alerts || r.data.history || []) : []);
+    const [alerts, history] = await Promise.all([all(`/api/v1/alerts/list${status ? "?status=" + status : ""}`), get("/api/v1/alerts/history?page_size=50")]);
+    const list = (r) => (r.ok ? (Array.isArray(r.data) ? r.data : r.data.results) : []);
     table("alerts-table", [
       { label: "#", value: (a) => a.id }, { label: "Symbol", value: (a) => a.symbol },
       { label: "Condition", value: (a) => `${a.condition_type}${a.direction ? " " + a.direction : ""}` },

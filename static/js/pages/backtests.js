@@ -1,6 +1,6 @@
 (function () {
   "use strict";
-  const { get, post, money, el, table, errors, formData, signClass } = AL;
+  const { get, all, post, money, el, table, errors, formData, signClass } = AL;
   let strategies = {};
   let current = null;  // the run shown in #result
   const selected = new Set();
@@ -361,7 +361,7 @@
   // -- runs --------------------------------------------------------------------------------------
 
   async function loadRuns() {
-    const { ok, data } = await get("/api/v1/backtest/runs");
+    const { ok, data } = await all("/api/v1/backtest/runs");
     if (!ok) return;
     table("runs", [
       { label: "", value: (r) => el("input", { type: "checkbox", onchange: (e) => { e.target.checked ? selected.add(r.id) : selected.delete(r.id); compare(data); } }) },
@@ -501,7 +501,7 @@
   }
 
   async function loadWalkForwards() {
-    const { ok, data } = await get("/api/v1/backtest/walk-forward");
+    const { ok, data } = await all("/api/v1/backtest/walk-forward");
     if (!ok) return;
     table("wf-runs", [
       { label: "#", value: (w) => el("a", { href: "#wf-card", onclick: () => showWalkForward(w.id) }, `#${w.id}`) }, { label: "Strategy", value: (w) => w.strategy_id },
@@ -619,7 +619,7 @@
   }
 
   async function init() {
-    const { data } = await get("/api/v1/backtest/strategies");
+    const { data } = await all("/api/v1/backtest/strategies");
     strategies = Object.fromEntries(data.map((s) => [s.id, s]));
     const options = () => data.map((s) => el("option", { value: s.id }, s.id));
     const select = document.getElementById("strategy");
@@ -641,7 +641,7 @@
     lcStrategy.replaceChildren(...options());
     lcStrategy.value = "sma_cross";
     setDates(document.getElementById("lc-form"), 1);
-    const accounts = await get("/api/v1/accounts/");
+    const accounts = await all("/api/v1/accounts/");
     if (accounts.ok) document.getElementById("lc-account").replaceChildren(...accounts.data.map((a) => el("option", { value: a.id }, a.code || `#${a.id}`)));
     loadRuns();
     loadWalkForwards();

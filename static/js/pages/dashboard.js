@@ -76,7 +76,7 @@
   }
 
   async function loadTicker() {
-    const { ok, data } = await get("/api/v1/market/quotes");
+    const { ok, data } = await AL.all("/api/v1/market/quotes");
     if (!ok) return;
     const box = document.getElementById("ticker");
     box.replaceChildren(...data.map((q) => {

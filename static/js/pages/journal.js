@@ -5,10 +5,10 @@
 
   async function load() {
     const filters = formData(document.getElementById("filters"));
-    const query = new URLSearchParams({ page, size: 20, ...filters });
+    const query = new URLSearchParams({ page, page_size: 20, ...filters });
     const { ok, data } = await get(`/api/v1/journal/list?${query}`);
     if (!ok) return;
-    const rows = data.results || data.items || [];
+    const rows = data.results;
     table("journal", [
       { label: "#", value: (j) => el("a", { href: `/journal/${j.id}/` }, `#${j.id}`) }, { label: "Symbol", value: (j) => j.symbol },
       { label: "Dir", value: (j) => j.direction }, { label: "Entry", value: (j) => `${j.entry_date ?? "–"} @ ${j.entry_price ?? "–"}` },
@@ -17,10 +17,9 @@
       { label: "Emotion", value: (j) => j.emotion_state }, { label: "Mistakes", value: (j) => (j.mistake_tags || []).join(", ") },
       { label: "Status", value: (j) => j.journal_status },
     ], rows, "No journal entries yet: closing a trade creates a draft.");
-    const total = data.count ?? data.total ?? rows.length;
-    document.getElementById("page").textContent = `page ${page} · ${total} entries`;
-    document.getElementById("prev").disabled = page <= 1;
-    document.getElementById("next").disabled = page * 20 >= total;
+    document.getElementById("page").textContent = `page ${page} · ${data.count} entries`;
+    document.getElementById("prev").disabled = !data.previous;
+    document.getElementById("next").disabled = !data.next;
   }
 
   document.getElementById("filters").addEventListener("submit", (e) => { e.preventDefault(); page = 1; load(); });

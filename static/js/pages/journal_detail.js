@@ -8,9 +8,8 @@
   function notice(text, cls) { document.getElementById("edit-result").replaceChildren(el("div", { class: "notice " + cls }, text)); }
 
   async function loadTags() {
-    const { ok, data } = await get("/api/v1/journal/tags");
+    const { ok, data: tags } = await AL.all("/api/v1/journal/tags");
     if (!ok) return;
-    const tags = Array.isArray(data) ? data : data.results || [];
     const emotion = read("current-emotion"), mistakes = read("current-mistakes") || [];
     document.getElementById("emotion").append(...tags.filter((t) => t.kind === "emotion").map((t) => el("option", t.name === emotion ? { value: t.name, selected: "" } : { value: t.name }, t.name)));
     document.getElementById("mistakes").append(...tags.filter((t) => t.kind === "mistake").map((t) => el("option", mistakes.includes(t.name) ? { value: t.name, selected: "" } : { value: t.name }, t.name)));

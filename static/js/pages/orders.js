@@ -101,10 +101,11 @@
 
   async function refresh() {
     const [open, history, positions, plans, approvals] = await Promise.all([
-      get("/api/v1/orders/open"), get("/api/v1/orders/history?limit=50"), get("/api/v1/positions"),
-      get("/api/v1/plans/"), get("/api/v1/approvals/?status=PENDING"),
+      AL.all("/api/v1/orders/open"), get("/api/v1/orders/history?page_size=50"), get("/api/v1/positions"),
+      AL.all("/api/v1/plans/"), AL.all("/api/v1/approvals/?status=PENDING"),
     ]);
-    const list = (r) => (r.ok ? (Array.isArray(r.data) ? r.data : r.data.results || r.data.orders || r.data.positions || []) : []);
+    // AL.all answers the rows; history is its first page; positions is one document.
+    const list = (r) => (r.ok ? (Array.isArray(r.data) ? r.data : r.data.results || r.data.positions) : []);
     const openOrders = list(open);
     for (const id of confirming) if (!openOrders.some((o) => o.id === id)) confirming.delete(id);
     table("open-orders", [...orderColumns, { label: "", value: cancelCell }], openOrders, "No open orders.");

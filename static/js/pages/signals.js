@@ -45,10 +45,10 @@
   }
 
   async function load() {
-    const { ok, data } = await get("/api/v1/signals/latest?limit=100");
+    const { ok, data } = await get("/api/v1/signals/latest?page_size=100");
     if (!ok) { notice("scan-status", "bad", `Could not load the signals: ${errors(data)}`); return; }
-    document.getElementById("as-of").textContent = data.as_of ? `scan of ${data.as_of}` : "no scan yet";
-    signalsTable("signals", data.signals, "No signals yet: a scan runs after each session's close.");
+    document.getElementById("as-of").textContent = data.count ? `scan of ${data.results[0].as_of}` : "no scan yet";
+    signalsTable("signals", data.results, "No signals yet: a scan runs after each session's close.");
   }
 
   // The shared scan: staff only (the button is only on their page; the API refuses anyone else).
@@ -84,7 +84,7 @@
   }
 
   async function initWhatIf() {
-    const [defaults, catalog] = await Promise.all([get("/api/v1/signals/weights"), get("/api/v1/factors")]);
+    const [defaults, catalog] = await Promise.all([get("/api/v1/signals/weights"), AL.all("/api/v1/factors")]);
     if (!defaults.ok) { notice("what-if-status", "bad", `Could not load the default weights: ${errors(defaults.data)}`); return; }
     Object.entries(defaults.data.weights).forEach(([name, value]) => weightInput(name, value));
     const add = document.getElementById("add-factor");
