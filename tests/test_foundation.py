@@ -156,7 +156,7 @@ def test_second_user_cannot_see_the_first_users_account(api, other_api, account)
     assert api.get(f"/api/v1/accounts/{account.pk}").status_code == 200
     assert other_api.get(f"/api/v1/accounts/{account.pk}").status_code == 404
     assert other_api.get(f"/api/v1/account?account_id={account.pk}").status_code == 404
-    listed = other_api.get("/api/v1/accounts/").data
+    listed = other_api.get("/api/v1/accounts/").data["results"]
     assert [a["code"] for a in listed] == ["PAPER-outsider"]
 
 

@@ -193,7 +193,7 @@ def quote(api, symbol: str) -> Decimal:
 
 
 def latest_order(api) -> dict:
-    return api.get("/orders/history", params={"limit": 1}).json()[0]
+    return api.get("/orders/history", params={"limit": 1}).json()["results"][0]
 
 
 def wait_for_event(page, event: str, order_id: int) -> None:
@@ -233,7 +233,7 @@ def test_executing_a_plan_reports_the_order_it_placed(api, page):
     page.fill("#plan-form input[name=quantity]", "3")
     page.click("#plan-form button[type=submit]")
     expect(page.locator("#plan-result .notice.ok")).to_contain_text("saved")
-    plan_id = api.get("/plans/").json()[0]["id"]
+    plan_id = api.get("/plans/").json()["results"][0]["id"]
 
     row = page.locator("#plans-table tbody tr").first  # newest first
     expect(row.locator("td").first).to_have_text(str(plan_id))
@@ -352,7 +352,7 @@ def test_an_approval_refused_outside_trading_hours_stays_waiting_with_the_reason
     expect(result).to_contain_text("(outside_trading_hours)")
     expect(row).to_contain_text("Refused")
     expect(row).to_contain_text("(outside_trading_hours)")
-    pending = api.get("/approvals/", params={"status": "PENDING"}).json()
+    pending = api.get("/approvals/", params={"status": "PENDING"}).json()["results"]
     assert [a["plan"]["id"] for a in pending if a["refusal_code"] == "outside_trading_hours"] == [plan["id"]]
 
 

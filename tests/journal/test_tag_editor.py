@@ -11,7 +11,7 @@ from journal.models import JournalTag, TradeJournal
 
 
 def _tag(client, kind: str, name: str) -> dict:
-    return next(t for t in client.get("/api/v1/journal/tags").data["tags"] if (t["kind"], t["name"]) == (kind, name))
+    return next(t for t in client.get("/api/v1/journal/tags?page_size=500").data["results"] if (t["kind"], t["name"]) == (kind, name))
 
 
 def _journal(account, **fields) -> TradeJournal:
