@@ -1,7 +1,7 @@
 """Telegram replies to approval requests: ``/approve TOKEN`` and ``/reject TOKEN``.
 
 notifications parses the Bot API update, checks the chat and publishes a ``ChatCommand``; this
-module (alerts may lean on orders) turns the command into ``orders.services.approval_decide(via="telegram")``,
+module (alerts may lean on orders) turns the command into ``orders.approvals.approval_decide(via="telegram")``,
 the same path the dashboard's approve button takes, and answers with a ``ChatReplied``. Subscribed in
 ``AlertsConfig.ready``.
 """
@@ -29,7 +29,7 @@ def chat_command_answer(event: ChatCommand) -> None:
 
 def approval_reply(args: str, *, approve: bool) -> str:
     """Decide the approval named by the first word of ``args``; the reply text for the chat."""
-    from orders.services import approval_decide
+    from orders.approvals import approval_decide
 
     verb = "approve" if approve else "reject"
     words = args.split()

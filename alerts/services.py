@@ -259,7 +259,7 @@ def _alert_act(*, alert: PriceAlert, price: Decimal) -> tuple[str, str]:
 
 
 def _plan_execute(*, alert: PriceAlert, plan: TradingPlan) -> tuple[str, str]:
-    from orders.services import plan_execute
+    from orders.plans import plan_execute
 
     try:
         order = plan_execute(plan=plan, source="ALERT")
@@ -278,7 +278,7 @@ def _plan_execute(*, alert: PriceAlert, plan: TradingPlan) -> tuple[str, str]:
 
 
 def _approval_request(*, alert: PriceAlert, plan: TradingPlan, price: Decimal) -> tuple[str, str]:
-    from orders.services import approval_request_create
+    from orders.approvals import approval_request_create
 
     reason = f"Alert #{alert.pk}: {alert.describe()} (price {price.normalize():f})"
     try:

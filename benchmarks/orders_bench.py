@@ -32,8 +32,9 @@ MYSQL_DB = "bench_orders"
 def configure(args: argparse.Namespace) -> str:
     """Environment for a self-contained run; returns the database URL."""
     if args.mysql:
-        import MySQLdb
         from urllib.parse import urlparse
+
+        import MySQLdb
 
         server = urlparse(args.mysql_url)
         db = MySQLdb.connect(host=server.hostname or "127.0.0.1", port=server.port or 3306,
@@ -82,7 +83,7 @@ def setup_market():
 
 def run(account, count: int) -> list[float]:
     from orders.models import Order
-    from orders.services import order_submit
+    from orders.submission import order_submit
 
     latencies = []
     for i in range(count):

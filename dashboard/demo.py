@@ -27,7 +27,7 @@ from notifications.selectors import EVENT_TYPES
 from orders.fills import fill_record
 from orders.ledger import order_commission
 from orders.models import Account, Order
-from orders.services import plan_create
+from orders.plans import plan_create
 
 STRATEGIES = [("momentum", "mom_12_1"), ("mean_reversion", "rsi_14"), ("breakout", "roc_20"), ("discretionary", "")]
 SESSIONS = 260

@@ -4,8 +4,9 @@ from alphaloop.admin import AuditedModelAdmin
 from alphaloop.exceptions import ApplicationError
 from alphaloop.money import money
 from alphaloop.net import client_ip
+from orders.cancellation import order_cancel
 from orders.models import Account, ApprovalRequest, Fill, Order, Position, TradingPlan
-from orders.services import account_trading_state_set, breaker_reset, order_cancel
+from orders.risk import account_trading_state_set, breaker_reset
 
 
 @admin.register(Account)

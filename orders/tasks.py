@@ -7,8 +7,11 @@ import logging
 from celery import shared_task
 
 from alphaloop.exceptions import ApplicationError
+from orders.approvals import approvals_expire
+from orders.cancellation import orders_expire
 from orders.models import TradingPlan
-from orders.services import approvals_expire, breaker_check_all, orders_expire, plan_execute, plans_expire
+from orders.plans import plan_execute, plans_expire
+from orders.risk import breaker_check_all
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,12 @@ from rest_framework.views import APIView
 from alphaloop.contract import ContractMultiPartParser, query_data
 from alphaloop.net import client_ip
 from alphaloop.scoping import owned_by, user_account, user_accounts
-from orders import selectors, services
+from orders import selectors
+from orders.approvals import approval_decide
+from orders.cancellation import order_cancel
 from orders.external_fills import fills_import
 from orders.models import ApprovalRequest, Order, TradingPlan
+from orders.plans import plan_create, plan_delete, plan_execute, plan_update
 from orders.serializers import (
     AccountSerializer,
     AccountSummarySerializer,
@@ -43,6 +46,7 @@ from orders.serializers import (
     PlanSerializer,
     PositionsSerializer,
 )
+from orders.submission import order_place, order_preview
 
 ACCOUNT_PARAM = OpenApiParameter("account_id", int, required=False, description="One of your accounts (default: the first)")
 REFUSED = OpenApiResponse(OrderRefusalSerializer, description="Refused by a guard rule or the broker; `code` names the rule")
@@ -145,7 +149,7 @@ class OrderSubmitView(APIView):
             plan = TradingPlan.objects.filter(pk=plan_id, account=account).first()
             if plan is None:
                 raise ValidationError({"plan_id": ["No such plan on this account."]})
-        order, created = services.order_place(
+        order, created = order_place(
             account=account, plan=plan, source="API", user=request.user, ip_address=client_ip(request), **data
         )
         return _order_response(order, created=created)
@@ -160,7 +164,7 @@ class OrderPreviewView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         account = user_account(request.user, data.get("account_id"))
-        decision = services.order_preview(
+        decision = order_preview(
             account=account, symbol=data["symbol"], side=data["side"], quantity=data["quantity"],
             order_type=data["order_type"], time_in_force=data["time_in_force"],
             limit_price=data.get("limit_price"), stop_price=data.get("stop_price"),
@@ -187,7 +191,7 @@ class OrderCancelView(APIView):
     @extend_schema(request=None, responses={200: OrderSerializer, 404: NOT_FOUND, 409: CONFLICT}, tags=["orders"])
     def post(self, request, pk: int):
         order = get_object_or_404(_user_orders(request), pk=pk)
-        order = services.order_cancel(order=order, user=request.user, ip_address=client_ip(request))
+        order = order_cancel(order=order, user=request.user, ip_address=client_ip(request))
         return Response(OrderSerializer(order).data)
 
 
@@ -283,7 +287,7 @@ class PlanListCreateView(generics.ListAPIView):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         account = user_account(request.user, data.pop("account_id", None))
-        plan = services.plan_create(account=account, user=request.user, ip_address=client_ip(request), **data)
+        plan = plan_create(account=account, user=request.user, ip_address=client_ip(request), **data)
         return Response(PlanSerializer(plan).data, status=status.HTTP_201_CREATED)
 
 
@@ -300,13 +304,13 @@ class PlanDetailView(APIView):
         data = dict(serializer.validated_data)
         if "account_id" in data:
             raise ValidationError({"account_id": ["A plan cannot move to another account."]})
-        plan = services.plan_update(plan=plan, data=data, user=request.user, ip_address=client_ip(request))
+        plan = plan_update(plan=plan, data=data, user=request.user, ip_address=client_ip(request))
         return Response(PlanSerializer(plan).data)
 
     @extend_schema(responses={204: None, 404: NOT_FOUND, 409: CONFLICT}, tags=["plans"])
     def delete(self, request, pk: int):
         plan = get_object_or_404(_user_plans(request), pk=pk)
-        services.plan_delete(plan=plan, user=request.user, ip_address=client_ip(request))
+        plan_delete(plan=plan, user=request.user, ip_address=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -318,7 +322,7 @@ class PlanExecuteView(APIView):
     def post(self, request, pk: int):
         plan = get_object_or_404(_user_plans(request), pk=pk)
         existing = plan.orders.exclude(status=Order.REJECTED).exists()
-        order = services.plan_execute(plan=plan, source="PLAN", user=request.user, ip_address=client_ip(request))
+        order = plan_execute(plan=plan, source="PLAN", user=request.user, ip_address=client_ip(request))
         plan.refresh_from_db()
         return _order_response(order, created=not existing, extra={"plan": PlanSerializer(plan).data})
 
@@ -355,7 +359,7 @@ class ApprovalDecideView(APIView):
         serializer = ApprovalDecideSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         approve = serializer.validated_data["approve"]
-        approval = services.approval_decide(approval=approval, approve=approve, via="api",
+        approval = approval_decide(approval=approval, approve=approve, via="api",
                                             user=request.user, ip_address=client_ip(request))
         if approve and approval.status == ApprovalRequest.PENDING:
             body = {"detail": f"{approval.refusal_reason} {approval.pending_note()}: approve it again once it can execute.",

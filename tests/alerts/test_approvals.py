@@ -17,7 +17,7 @@ UTC = dt.timezone.utc
 def test_approve_before_the_open_replies_with_the_refusal_and_the_request_stays_pending(account, aapl, time_machine,
                                                                                     settings):
     from marketdata.pipeline import quote_store
-    from orders.services import approval_request_create
+    from orders.approvals import approval_request_create
 
     settings.APPROVAL_TTL_MINUTES = 240
     time_machine.move_to(dt.datetime(2026, 11, 24, 13, 0, tzinfo=UTC), tick=False)  # Tuesday 08:00 ET

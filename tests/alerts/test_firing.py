@@ -267,12 +267,12 @@ def test_a_guard_refusal_is_recorded_with_its_reason_code(account, aapl, tick, p
 
 @pytest.mark.django_db
 def test_an_unexpected_failure_of_the_order_path_is_recorded_not_raised(account, aapl, tick, plan_factory, monkeypatch):
-    import orders.services
+    import orders.plans
 
     def broken(**kwargs):
         raise RuntimeError("broker adapter exploded")
 
-    monkeypatch.setattr(orders.services, "plan_execute", broken)
+    monkeypatch.setattr(orders.plans, "plan_execute", broken)
     alert = make_alert(account, action="auto_execute", linked_plan=plan_factory(account))
 
     tick("AAPL", "191")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone as dt_timezone
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 import pytest
@@ -14,7 +15,7 @@ from factors.models import Signal
 from journal.models import TradeJournal
 from marketdata.pipeline import quote_store, tick_ingest
 from orders.models import Account, ApprovalRequest, Position, TradingPlan
-from orders.services import breaker_check
+from orders.risk import breaker_check
 
 NOW = datetime(2026, 11, 24, 16, 0, tzinfo=dt_timezone.utc)  # Tuesday 11:00 ET, in session
 SPEC_FIELDS = {"account_id", "total_equity", "cash", "market_value", "daily_pnl", "daily_return_pct", "mtd_return_pct",
@@ -134,7 +135,7 @@ def test_outsider_cannot_pick_my_account(other_api, book):
 
 
 def test_an_admin_halting_the_account_shows_at_once_though_the_owner_did_nothing(api, book, staff_user):
-    from orders.services import account_trading_state_set
+    from orders.risk import account_trading_state_set
 
     assert api.get("/api/v1/dashboard/summary").data["risk_level"] != "CRITICAL"
     with time_machine.travel(NOW + timedelta(seconds=1), tick=False):  # the admin acts a second later

@@ -22,7 +22,7 @@ def test_paper_trades_are_attributed_fifo_and_the_snapshot_reconciles_with_the_a
     account, bars_factory, time_machine, django_capture_on_commit_callbacks
 ):
     from marketdata.pipeline import quote_store
-    from orders.services import order_submit
+    from orders.submission import order_submit
 
     bars_factory("AAPL", [98, 99, 100], end=dt.date(2026, 11, 23))
     time_machine.move_to(SESSION_TIME, tick=False)

@@ -47,7 +47,8 @@ def market(bars_factory) -> list[str]:
 def _trader(make_user, username: str) -> Trader:
     """A user with an account, a plan, an alert and a resting order."""
     from alerts.services import alert_create
-    from orders.services import order_submit, plan_create
+    from orders.plans import plan_create
+    from orders.submission import order_submit
 
     user = make_user(username)
     account = user.accounts.get()

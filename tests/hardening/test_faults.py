@@ -38,7 +38,7 @@ from backtest.tasks import backtest_run_task  # noqa: E402
 from marketdata.models import Bar, Instrument  # noqa: E402
 from marketdata.pipeline import quote_store  # noqa: E402
 from orders.models import Account, Order  # noqa: E402
-from orders.services import plan_create  # noqa: E402
+from orders.plans import plan_create  # noqa: E402
 from orders.tasks import daily_loss_check_job, plan_execute_task  # noqa: E402
 
 JOB = "faults-probe-job"

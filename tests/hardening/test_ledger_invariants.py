@@ -24,21 +24,26 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from decimal import ROUND_HALF_UP, Decimal as D
+from decimal import ROUND_HALF_UP
+from decimal import Decimal as D
 
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
-from hypothesis import HealthCheck, event, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, event
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from equity.services import create_daily_snapshot
 from marketdata.calendar import sessions_between
 from marketdata.models import Bar, Instrument, Quote
 from marketdata.pipeline import quote_store, tick_ingest
+from orders.cancellation import order_cancel
 from orders.ledger import ZERO, adverse_price, money, order_commission
 from orders.models import Account, Fill, Order, Position
-from orders.services import account_trading_state_set, breaker_check, order_cancel, order_place, order_submit
+from orders.risk import account_trading_state_set, breaker_check
+from orders.submission import order_place, order_submit
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 ET, the session is open

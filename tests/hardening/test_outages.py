@@ -50,7 +50,7 @@ from datetime import date
 from marketdata.calendar import sessions_between
 from marketdata.models import Bar, Instrument
 from marketdata.pipeline import quote_store
-from orders.services import plan_create
+from orders.plans import plan_create
 user = get_user_model().objects.create_user("desk", password="{PASSWORD}", is_staff=True)
 account = user.accounts.get()
 out = Instrument.objects.create(symbol="OUT")

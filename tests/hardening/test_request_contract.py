@@ -37,8 +37,8 @@ def owned_ids(trader) -> dict[str, int]:
     """An object of the trader's for each path that names one."""
     from alerts.models import PriceAlert
     from journal.services import journal_create
+    from orders.approvals import approval_request_create
     from orders.models import TradingPlan
-    from orders.services import approval_request_create
 
     plan = TradingPlan.objects.get(account=trader.account)
     journal = journal_create(account=trader.account, user=trader.user, symbol="AAPL", direction="LONG")

@@ -172,7 +172,7 @@ def pending_approval(account, instrument_factory, settings):
     quote_store(symbol="AAPL", price=Decimal("190"))
     plan = TradingPlan.objects.create(account=account, symbol="AAPL", direction="LONG", quantity=Decimal("5"),
                                       entry_price=Decimal("190"), order_type="MARKET")
-    from orders.services import approval_request_create
+    from orders.approvals import approval_request_create
 
     return approval_request_create(plan=plan, source="alert:1", reason="test")
 

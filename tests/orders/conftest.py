@@ -41,7 +41,7 @@ def aapl(instrument_factory, bars_factory, quote):
 @pytest.fixture
 def submit(account, session_time):
     """``submit(side, qty, **kwargs)``: order_submit on the default account at the frozen session time."""
-    from orders.services import order_submit
+    from orders.submission import order_submit
 
     def _submit(side: str, quantity, symbol: str = "AAPL", **kwargs):
         return order_submit(account=kwargs.pop("account", account), symbol=symbol, side=side,

@@ -237,7 +237,7 @@ def test_a_stranger_gets_404_on_every_plan_endpoint(trader_api, outsider_api, ac
 
 
 def test_approvals_are_listed_and_decided_by_their_owner_only(trader_api, outsider_api, account, aapl):
-    from orders.services import approval_request_create
+    from orders.approvals import approval_request_create
 
     plan = TradingPlan.objects.create(account=account, symbol="AAPL", direction="LONG", entry_price=D("99"), quantity=D("1"))
     approval = approval_request_create(plan=plan, source="alert:1", reason="crossed")
@@ -256,7 +256,7 @@ def test_approvals_are_listed_and_decided_by_their_owner_only(trader_api, outsid
 
 def test_approving_outside_trading_hours_is_a_422_and_the_approval_stays_listed_with_the_reason(account, aapl, session_time,
                                                                                               user, settings):
-    from orders.services import approval_request_create
+    from orders.approvals import approval_request_create
     from tests.conftest import jwt_client
 
     settings.APPROVAL_TTL_MINUTES = 240

@@ -39,7 +39,7 @@ def _race(target, count: int) -> list:
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_twenty_simultaneous_submits_let_exactly_five_through(account, aapl, session_time):
-    from orders.services import order_submit
+    from orders.submission import order_submit
 
     assert connection.vendor == "mysql"
     orders = _race(lambda i: order_submit(account=account, symbol="AAPL", side="BUY", quantity=D("1"),
@@ -57,7 +57,7 @@ def test_twenty_simultaneous_submits_let_exactly_five_through(account, aapl, ses
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_twenty_simultaneous_submits_with_one_client_order_id_place_one_order(account, aapl, session_time):
-    from orders.services import order_submit
+    from orders.submission import order_submit
 
     orders = _race(lambda i: order_submit(account=account, symbol="AAPL", side="BUY", quantity=D("1"),
                                           client_order_id="same-key"), THREADS)
@@ -71,7 +71,7 @@ def test_twenty_simultaneous_submits_with_one_client_order_id_place_one_order(ac
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_ticks_never_overfill_a_resting_order(account, aapl, session_time, settings):
     from orders.brokers.paper import resting_order_match
-    from orders.services import order_submit
+    from orders.submission import order_submit
 
     settings.PAPER_MAX_FILL_QTY = D("3")
     order = order_submit(account=account, symbol="AAPL", side="BUY", quantity=D("10"), order_type="LIMIT", limit_price=D("99"))

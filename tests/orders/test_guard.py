@@ -93,7 +93,7 @@ def test_refused_orders_do_not_count_against_the_rate_limit(aapl, submit, sessio
 
 
 def test_cancelled_orders_still_count_against_the_rate_limit(aapl, submit, session_time):
-    from orders.services import order_cancel
+    from orders.cancellation import order_cancel
 
     for _ in range(5):
         order_cancel(order=submit("BUY", 1, order_type="LIMIT", limit_price=D("90")))
@@ -116,7 +116,7 @@ def test_cancelled_orders_still_count_against_the_rate_limit(aapl, submit, sessi
     ],
 )
 def test_orders_are_refused_outside_the_nyse_regular_session(account, aapl, time_machine, moment, allowed):
-    from orders.services import order_submit
+    from orders.submission import order_submit
 
     time_machine.move_to(moment, tick=False)
     order = order_submit(account=account, symbol="AAPL", side="BUY", quantity=D("1"))
@@ -128,7 +128,7 @@ def test_orders_are_refused_outside_the_nyse_regular_session(account, aapl, time
 
 
 def test_the_holiday_refusal_names_the_next_open(account, aapl, time_machine):
-    from orders.services import order_submit
+    from orders.submission import order_submit
 
     time_machine.move_to(dt.datetime(2026, 12, 25, 15, 0, tzinfo=UTC), tick=False)
     order = order_submit(account=account, symbol="AAPL", side="BUY", quantity=D("1"))
@@ -136,7 +136,7 @@ def test_the_holiday_refusal_names_the_next_open(account, aapl, time_machine):
 
 
 def test_trading_hours_only_off_lets_orders_through_on_a_holiday(account, aapl, time_machine, settings):
-    from orders.services import order_submit
+    from orders.submission import order_submit
 
     settings.TRADING_HOURS_ONLY = False
     time_machine.move_to(dt.datetime(2026, 12, 25, 15, 0, tzinfo=UTC), tick=False)
@@ -294,7 +294,7 @@ def test_a_refused_order_writes_only_its_rejected_row_and_one_audit_row(account,
 
 
 def test_preview_reports_the_refusing_rule_and_writes_nothing(account, aapl, session_time, row_counts, account_state):
-    from orders.services import order_preview
+    from orders.submission import order_preview
 
     equity_snapshot(account, dt.date(2026, 11, 23), "100000.00")
     set_cash(account, "94000.00")

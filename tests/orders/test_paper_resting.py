@@ -143,7 +143,7 @@ def test_resting_orders_do_not_fill_outside_the_session_when_trading_hours_only(
 # --- cancel -----------------------------------------------------------------------------------------
 
 def test_cancelling_a_resting_order_stops_it_from_filling(aapl, submit):
-    from orders.services import order_cancel
+    from orders.cancellation import order_cancel
 
     order = submit("BUY", 10, order_type="LIMIT", limit_price=D("99"))
     cancelled = order_cancel(order=order)
@@ -154,7 +154,7 @@ def test_cancelling_a_resting_order_stops_it_from_filling(aapl, submit):
 
 
 def test_cancelling_a_partially_filled_order_keeps_its_fills(aapl, submit):
-    from orders.services import order_cancel
+    from orders.cancellation import order_cancel
 
     order = submit("BUY", 100, order_type="LIMIT", limit_price=D("99"))
     tick("AAPL", "98", volume=40)
@@ -163,7 +163,7 @@ def test_cancelling_a_partially_filled_order_keeps_its_fills(aapl, submit):
 
 
 def test_a_filled_or_cancelled_order_cannot_be_cancelled(aapl, submit, row_counts):
-    from orders.services import order_cancel
+    from orders.cancellation import order_cancel
 
     filled = submit("BUY", 1)
     before = row_counts()
@@ -192,7 +192,8 @@ def test_day_orders_expire_after_the_close_and_gtc_orders_do_not(aapl, submit, s
 
 
 def test_a_day_order_placed_after_the_close_belongs_to_the_next_session(aapl, time_machine, account, settings):
-    from orders.services import order_submit, orders_expire
+    from orders.cancellation import orders_expire
+    from orders.submission import order_submit
 
     settings.TRADING_HOURS_ONLY = False
     time_machine.move_to(dt.datetime(2026, 11, 24, 22, 0, tzinfo=UTC), tick=False)  # 17:00 ET
@@ -203,7 +204,8 @@ def test_a_day_order_placed_after_the_close_belongs_to_the_next_session(aapl, ti
 
 
 def test_the_half_day_close_expires_day_orders_at_13_00(aapl, time_machine, account):
-    from orders.services import order_submit, orders_expire
+    from orders.cancellation import orders_expire
+    from orders.submission import order_submit
 
     time_machine.move_to(dt.datetime(2026, 11, 27, 15, 0, tzinfo=UTC), tick=False)
     order = order_submit(account=account, symbol="AAPL", side="BUY", quantity=D("1"), order_type="LIMIT", limit_price=D("90"))
@@ -227,8 +229,8 @@ def test_a_venue_fill_is_booked_once_per_execution_id(account, aapl, submit, acc
 
 
 def test_a_late_venue_fill_on_a_cancelled_order_is_booked_without_reopening_it(account, aapl, submit):
+    from orders.cancellation import order_cancel
     from orders.fills import fill_record
-    from orders.services import order_cancel
 
     order = order_cancel(order=submit("BUY", 10, order_type="LIMIT", limit_price=D("90")))
     fill_record(order_id=order.pk, quantity=D("10"), price=D("90"), commission=D("1.00"),

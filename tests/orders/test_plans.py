@@ -18,7 +18,7 @@ UTC = dt.timezone.utc
 
 @pytest.fixture
 def make_plan(account, aapl, session_time):
-    from orders.services import plan_create
+    from orders.plans import plan_create
 
     def _make(**kwargs) -> TradingPlan:
         values = {"account": account, "symbol": "AAPL", "direction": "LONG", "entry_price": D("99"), "quantity": D("10"),
@@ -50,7 +50,7 @@ def test_an_inconsistent_plan_is_refused_naming_the_field(make_plan, row_counts,
 
 
 def test_executing_a_plan_sends_its_order_and_executing_it_again_places_nothing(make_plan, row_counts):
-    from orders.services import plan_execute
+    from orders.plans import plan_execute
 
     plan = make_plan()
     order = plan_execute(plan=plan)
@@ -65,7 +65,7 @@ def test_executing_a_plan_sends_its_order_and_executing_it_again_places_nothing(
 
 
 def test_a_refused_plan_stays_pending_and_can_be_executed_later(make_plan, session_time):
-    from orders.services import plan_execute
+    from orders.plans import plan_execute
 
     plan = make_plan(order_type="MARKET")
     session_time.move_to(dt.datetime(2026, 11, 24, 22, 0, tzinfo=UTC), tick=False)
@@ -80,7 +80,7 @@ def test_a_refused_plan_stays_pending_and_can_be_executed_later(make_plan, sessi
 
 
 def test_a_plan_whose_client_order_id_was_taken_by_another_order_is_a_conflict_not_that_order(make_plan, submit):
-    from orders.services import plan_execute
+    from orders.plans import plan_execute
 
     plan = make_plan()
     squatter = submit("BUY", 1, client_order_id=f"plan-{plan.pk}")  # a script reused the plan's id for another order
@@ -93,14 +93,14 @@ def test_a_plan_whose_client_order_id_was_taken_by_another_order_is_a_conflict_n
 
 
 def test_stop_plans_send_stop_orders(make_plan):
-    from orders.services import plan_execute
+    from orders.plans import plan_execute
 
     order = plan_execute(plan=make_plan(order_type="STOP", entry_price=D("105"), target_price=D("120")))
     assert (order.order_type, order.stop_price, order.limit_price, order.status) == ("STOP", D("105"), None, Order.ACCEPTED)
 
 
 def test_cancelled_and_expired_plans_cannot_be_executed(make_plan, session_time):
-    from orders.services import plan_execute, plan_update
+    from orders.plans import plan_execute, plan_update
 
     cancelled = plan_update(plan=make_plan(), data={"status": "CANCELLED"})
     with pytest.raises(ApplicationError) as caught:
@@ -116,7 +116,7 @@ def test_cancelled_and_expired_plans_cannot_be_executed(make_plan, session_time)
 
 
 def test_an_executed_plan_can_no_longer_be_edited(make_plan):
-    from orders.services import plan_execute, plan_update
+    from orders.plans import plan_execute, plan_update
 
     plan = make_plan()
     plan_execute(plan=plan)
@@ -137,7 +137,7 @@ def test_plan_execution_rate_is_executed_over_decided_plans(account, make_plan):
 
 
 def test_plans_expire_job_expires_lapsed_plans_and_approvals_once(make_plan, session_time):
-    from orders.services import approval_request_create
+    from orders.approvals import approval_request_create
     from orders.tasks import order_expiry_job
 
     lapsing = make_plan(valid_until=dt.datetime(2026, 11, 24, 15, 30, tzinfo=UTC))
@@ -153,7 +153,7 @@ def test_plans_expire_job_expires_lapsed_plans_and_approvals_once(make_plan, ses
 
 def test_an_approval_request_is_notified_after_commit_and_asked_once_per_plan(account, make_plan, django_capture_on_commit_callbacks):
     from notifications.models import NotificationLog
-    from orders.services import approval_request_create
+    from orders.approvals import approval_request_create
 
     plan = make_plan()
     with django_capture_on_commit_callbacks(execute=True):
@@ -165,7 +165,7 @@ def test_an_approval_request_is_notified_after_commit_and_asked_once_per_plan(ac
 
 
 def test_approving_executes_the_plan_through_the_order_path_once(account, make_plan):
-    from orders.services import approval_decide, approval_request_create
+    from orders.approvals import approval_decide, approval_request_create
 
     plan = make_plan()
     approval = approval_request_create(plan=plan, source="alert:7")
@@ -186,7 +186,7 @@ OPEN = dt.datetime(2026, 11, 24, 14, 45, tzinfo=UTC)  # 09:45 ET
 
 
 def test_an_approval_the_guard_refuses_stays_pending_with_the_reason_until_it_can_execute(make_plan, session_time, settings):
-    from orders.services import approval_decide, approval_request_create
+    from orders.approvals import approval_decide, approval_request_create
 
     settings.APPROVAL_TTL_MINUTES = 240
     session_time.move_to(PRE_MARKET, tick=False)
@@ -213,7 +213,7 @@ def test_an_approval_the_guard_refuses_stays_pending_with_the_reason_until_it_ca
 
 
 def test_a_refused_approval_still_expires_at_its_time(make_plan, session_time):
-    from orders.services import approval_decide, approval_request_create, approvals_expire
+    from orders.approvals import approval_decide, approval_request_create, approvals_expire
 
     session_time.move_to(PRE_MARKET, tick=False)
     approval = approval_decide(approval=approval_request_create(plan=make_plan(), source="alert:7"), approve=True,
@@ -228,7 +228,7 @@ def test_a_refused_approval_still_expires_at_its_time(make_plan, session_time):
 
 
 def test_an_approval_whose_plan_makes_an_invalid_order_stays_pending_and_says_why(account, make_plan):
-    from orders.services import approval_decide, approval_request_create
+    from orders.approvals import approval_decide, approval_request_create
 
     account.allow_short = False
     account.save()
@@ -243,7 +243,7 @@ def test_an_approval_whose_plan_makes_an_invalid_order_stays_pending_and_says_wh
 
 
 def test_rejecting_places_nothing(make_plan):
-    from orders.services import approval_decide, approval_request_create
+    from orders.approvals import approval_decide, approval_request_create
 
     plan = make_plan()
     decided = approval_decide(approval=approval_request_create(plan=plan, source="signal:3"), approve=False, via="telegram")
@@ -253,7 +253,7 @@ def test_rejecting_places_nothing(make_plan):
 
 
 def test_an_expired_approval_cannot_be_approved(make_plan, session_time):
-    from orders.services import approval_decide, approval_request_create
+    from orders.approvals import approval_decide, approval_request_create
 
     approval = approval_request_create(plan=make_plan(), source="signal:3")
     session_time.shift(3601)  # APPROVAL_TTL_MINUTES defaults to 60

@@ -29,7 +29,7 @@ def hold(account, quantity: str, avg_cost: str = "100") -> Position:
 
 
 def preview(account, side: str, quantity, **kwargs):
-    from orders.services import order_preview
+    from orders.submission import order_preview
 
     return order_preview(account=account, symbol=kwargs.pop("symbol", "AAPL"), side=side, quantity=D(str(quantity)), **kwargs)
 
@@ -259,7 +259,8 @@ def test_a_long_only_account_can_sell_with_no_cash_but_not_buy(account, aapl, su
 # --- trading state ----------------------------------------------------------------------------------------
 
 def test_a_halted_account_refuses_buys_and_sells_but_cancels_still_work(account, aapl, submit):
-    from orders.services import account_trading_state_set, order_cancel
+    from orders.cancellation import order_cancel
+    from orders.risk import account_trading_state_set
 
     hold(account, "50")
     resting = submit("BUY", 1, order_type="LIMIT", limit_price=D("90"))
@@ -271,7 +272,7 @@ def test_a_halted_account_refuses_buys_and_sells_but_cancels_still_work(account,
 
 
 def test_a_reducing_account_may_cover_a_short_but_not_flip_it(account, aapl, submit):
-    from orders.services import account_trading_state_set
+    from orders.risk import account_trading_state_set
 
     hold(account, "-50")
     account_trading_state_set(account=account, state=Account.REDUCING)
@@ -281,7 +282,7 @@ def test_a_reducing_account_may_cover_a_short_but_not_flip_it(account, aapl, sub
 
 
 def test_a_reducing_account_counts_open_orders_already_shrinking_the_position(account, aapl, submit):
-    from orders.services import account_trading_state_set
+    from orders.risk import account_trading_state_set
 
     hold(account, "50")
     assert submit("SELL", 30, order_type="LIMIT", limit_price=D("101")).status == Order.ACCEPTED
@@ -313,7 +314,7 @@ def test_the_admin_action_sets_the_trading_state_with_an_audit_row_and_a_risk_wa
 
 
 def test_an_unknown_trading_state_is_refused_and_nothing_is_written(account, row_counts):
-    from orders.services import account_trading_state_set
+    from orders.risk import account_trading_state_set
 
     before = row_counts()
     with pytest.raises(ValidationError) as error:

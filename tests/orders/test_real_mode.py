@@ -64,8 +64,8 @@ def real_mode(settings, account):
 def test_a_real_account_order_passes_the_guard_then_goes_to_the_venue_and_fills_when_it_reports(real_mode, aapl, submit):
     import datetime as dt
 
+    from orders.cancellation import order_cancel
     from orders.fills import fill_record
-    from orders.services import order_cancel
 
     order = submit("BUY", 10, client_order_id="real-1")
     assert (order.status, order.broker_order_id) == (Order.ACCEPTED, "V-real-1")

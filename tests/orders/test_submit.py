@@ -74,7 +74,7 @@ def test_buy_add_partial_sell_flip_to_short_and_cover_are_exact_to_the_cent(acco
     ],
 )
 def test_invalid_orders_raise_naming_the_field_and_write_nothing(account, aapl, session_time, row_counts, account_state, kwargs, field):
-    from orders.services import order_submit
+    from orders.submission import order_submit
 
     before, money_before = row_counts(), account_state(account)
     params = {"account": account, "symbol": "AAPL", "side": "BUY", "quantity": D("10"), **kwargs}
