@@ -36,7 +36,7 @@ def json_write_operations() -> list[tuple[str, str]]:
 def owned_ids(trader) -> dict[str, int]:
     """An object of the trader's for each path that names one."""
     from alerts.models import PriceAlert
-    from journal.services import journal_create
+    from journal.services import journal_create, journal_tag_create
     from orders.approvals import approval_request_create
     from orders.models import TradingPlan
 
@@ -47,6 +47,7 @@ def owned_ids(trader) -> dict[str, int]:
         "approvals": approval_request_create(plan=plan, source="test").pk,
         "journal": journal.pk,
         "plans": plan.pk,
+        "tag_id": journal_tag_create(user=trader.user, kind="mistake", name="chased").pk,
     }
 
 
@@ -68,7 +69,8 @@ def test_json_nested_1000_levels_is_a_400_malformed_json_on_every_json_endpoint_
 
     answers = {}
     for method, path in operations:
-        url = path.replace("{secret}", WEBHOOK_SECRET).replace("{id}", str(owned_ids.get(path.split("/")[3], 0)))
+        url = path.replace("{secret}", WEBHOOK_SECRET).replace("{tag_id}", str(owned_ids["tag_id"]))
+        url = url.replace("{id}", str(owned_ids.get(path.split("/")[3], 0)))
         client = anonymous if path in ANONYMOUS else signed_in
         response = client.generic(method, url, DEEP, content_type="application/json")
         answers[f"{method} {path}"] = (response.status_code, response.json().get("code"))
