@@ -74,9 +74,14 @@ class TradingConsumer(AsyncJsonWebsocketConsumer):
         self.heartbeat = asyncio.create_task(self._heartbeat(settings.WS_HEARTBEAT_SECONDS))
         latest_id = await database_sync_to_async(live_event_latest_id)(user_id=self.user.pk)
         # A fresh client starts from latest_id; a reconnecting one resumes from the last id it saw.
+        # ``last_id`` (in every heartbeat and pong) is where this socket's stream stands: the newest
+        # event at connect for a fresh client, the id it resumes after for a reconnecting one, then
+        # each event it is sent.
+        last_id = query_param(self.scope, "last_id")
+        resume_after = _event_id(last_id) if last_id is not None else None
+        self.last_id = latest_id if resume_after is None else resume_after
         await self._system("connected", {"user_id": self.user.pk, "channels": sorted(self.subscribed_channels),
                                           "heartbeat_seconds": settings.WS_HEARTBEAT_SECONDS, "latest_id": latest_id})
-        last_id = query_param(self.scope, "last_id")
         if last_id is not None:
             await self._resume(last_id)
 

@@ -191,6 +191,33 @@ async def test_a_heartbeat_arrives_every_ws_heartbeat_seconds(user, settings):
     await socket.disconnect()
 
 
+@ws_db
+async def test_the_heartbeat_carries_the_newest_event_id_the_socket_stands_at(user, other_user, settings):
+    settings.WS_HEARTBEAT_SECONDS = 1
+    older = await publish(user_id=user.pk, channel="order_update", event="FILLED", data={"n": 1})
+    newest = await publish(user_id=user.pk, channel="price_alert", event="price_alert", data={"n": 2})
+    await publish(user_id=other_user.pk, channel="order_update", event="FILLED", data={"n": 3})
+    socket = await open_socket(user)
+
+    first = await socket.receive_json_from(timeout=2)
+    live = await publish(user_id=user.pk, channel="risk_warning", event="daily_loss_breaker", data={"n": 4})
+    assert (await socket.receive_json_from())["id"] == live.pk
+    second = await socket.receive_json_from(timeout=2)
+    await socket.send_json_to({"action": "ping"})
+    pong = await socket.receive_json_from()
+
+    assert (first["event"], first["data"]) == ("heartbeat", {"last_id": newest.pk})  # not 0, not another user's
+    assert (second["event"], second["data"]) == ("heartbeat", {"last_id": live.pk})
+    assert (pong["event"], pong["data"]) == ("pong", {"last_id": live.pk})
+    await socket.disconnect()
+
+    resumed = await open_socket(user, f"&last_id={older.pk}")
+    replayed = [(await resumed.receive_json_from())["id"] for _ in range(2)]
+    assert replayed == [newest.pk, live.pk] and (await resumed.receive_json_from())["event"] == "resumed"
+    assert (await resumed.receive_json_from(timeout=2))["data"] == {"last_id": live.pk}
+    await resumed.disconnect()
+
+
 # --- reconnect and replay ---------------------------------------------------------------
 
 
