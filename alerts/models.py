@@ -106,6 +106,8 @@ class AlertHistory(models.Model):
 
     class Meta:
         db_table = "alert_history"
+        verbose_name = "alert history entry"
+        verbose_name_plural = "alert history"
         indexes = [
             models.Index(fields=["account", "trigger_time"], name="idx_alerthist_account_time"),
             models.Index(fields=["alert"], name="idx_alert"),

@@ -84,6 +84,7 @@ class WalkForwardRun(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["user", "created_at"], name="idx_wf_user_time")]
+        verbose_name = "walk-forward run"
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:

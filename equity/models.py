@@ -59,6 +59,8 @@ class TradePnlAttribution(models.Model):
 
     class Meta:
         db_table = "trade_pnl_attribution"
+        verbose_name = "trade P&L attribution"
+        verbose_name_plural = "trade P&L attributions"
         constraints = [
             models.UniqueConstraint(fields=["entry_fill", "exit_fill"], name="uk_attribution_fill_pair"),
         ]

@@ -1,5 +1,7 @@
 """Every model is in the admin, and every changelist, search and add page renders."""
 
+import re
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -33,3 +35,16 @@ def test_audit_log_is_read_only_in_admin(client):
     row = audit_log_create(action="test.action", resource="thing:1", user=root)
     assert client.get("/admin/alphaloop/auditlog/add/").status_code == 403
     assert client.post(f"/admin/alphaloop/auditlog/{row.pk}/delete/", {"post": "yes"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_admin_index_names_every_model_in_plain_english(client):
+    root = get_user_model().objects.create_superuser("root", password="root-pass-123456")
+    client.force_login(root)
+
+    page = client.get("/admin/").content.decode()
+    names = re.findall(r'<th scope="row"[^>]*>\s*<a href="/admin/\w+/\w+/"[^>]*>([^<]+)</a>', page)
+
+    assert len(names) == len(admin.site._registry)
+    assert [name for name in names if re.search(r"[^aeiou]ys$", name)] == []  # "Alert historys"
+    assert {"Alert history", "Trade P&amp;L attributions", "Walk-forward runs"} <= set(names)
