@@ -50,7 +50,8 @@ def _download(client, url):
 def test_a_finished_runs_tearsheet_downloads_as_one_page_with_its_plots(client, user, other_user, committing_api,
                                                                          spy_aapl_msft_bars):
     body = {"strategy_id": "sma_cross", "start_date": "2024-01-02", "end_date": "2025-12-31", "initial_capital": "10000",
-            "params": {"fast": 10, "slow": 30}, "symbols": ["AAPL"], "commission": "0.001"}
+            "params": {"fast": 10, "slow": 30}, "symbols": ["AAPL"], "commission": "0.001", "spread": "0.0005",
+            "max_volume_fraction": "0.1"}
     run = BacktestRun.objects.get(pk=committing_api.post("/api/v1/backtest/run", body, format="json").data["id"])
     client.force_login(user)
 
@@ -67,6 +68,8 @@ def test_a_finished_runs_tearsheet_downloads_as_one_page_with_its_plots(client, 
     assert f"{run.metrics['n_trades']} closed trades" in page
     assert f"${run.metrics['final_equity']:,.2f}" in page
     assert "1000 paths per method, seed 1" in page
+    costs = " ".join(page[page.find("<h1>"):page.find("<h2>")].split())
+    assert "commission 0.100% of notional · slippage 0.0 bps · spread 0.050% · fills capped at 10.000% of a bar's volume" in costs
     assert "src=\"http" not in page and "<script" not in page  # nothing to fetch: it opens offline
 
     archive, content = _download(client, f"/backtests/{run.pk}/tearsheet.zip")

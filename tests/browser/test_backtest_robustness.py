@@ -199,7 +199,8 @@ def test_a_walk_forward_from_the_page_shows_its_windows_and_the_stitched_curve(p
     summary = page.text_content("#wf-summary")
     assert re.fullmatch(r"Walk-forward efficiency (-?\d+\.\d\d|undefined \(the mean in-sample CAGR is not positive\)): "
                         r"out-of-sample CAGR -?\d+\.\d\d% against a mean in-sample CAGR of -?\d+\.\d\d%\. "
-                        r"\d+ of \d+ test windows profitable\.", summary), summary
+                        r"\d+ of \d+ test windows profitable\. Costs: commission 0\.1% of notional · slippage 0 bps · "
+                        r"spread 0% \(half against each fill\) · no volume cap\.", summary), summary
     windows = _rows(page, "#wf-windows")
     assert len(windows) == wf["windows_total"] >= 5
     for row, window in zip(windows, wf["windows"]):

@@ -466,7 +466,8 @@
     document.getElementById("wf-title").textContent = `#${wf.id} ${wf.strategy_id} on ${wf.symbols.join(", ")}: ${wf.anchored ? "anchored" : "rolling"} ${wf.train_days}/${wf.test_days} sessions, step ${wf.step_days}, maximising ${wf.objective}`;
     const eff = r.efficiency === null ? "undefined (the mean in-sample CAGR is not positive)" : r.efficiency.toFixed(2);
     document.getElementById("wf-summary").textContent = `Walk-forward efficiency ${eff}: out-of-sample CAGR ${fmt(r.metrics.cagr, "pct")} against a mean in-sample CAGR of ${fmt(r.in_sample_mean_cagr, "pct")}. `
-      + `${r.windows_profitable} of ${wf.windows_total} test windows profitable.` + (wf.skipped.length ? ` ${wf.skipped.length} combination(s) skipped: ${wf.skipped[0].reason}.` : "");
+      + `${r.windows_profitable} of ${wf.windows_total} test windows profitable.` + (wf.skipped.length ? ` ${wf.skipped.length} combination(s) skipped: ${wf.skipped[0].reason}.` : "")
+      + ` ${costsText(wf)}.`;
     const curve = r.equity_curve;
     const start = Number(wf.initial_capital);
     const host = document.getElementById("wf-chart");
