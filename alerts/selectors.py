@@ -6,13 +6,10 @@ import logging
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pandas as pd
-from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from alerts.engine import AlertRule
 from alerts.indicators import INDICATOR_BARS, IndicatorStates, indicator_states
@@ -26,11 +23,6 @@ DAILY_STATE_CACHE_SECONDS = 300
 # Calendar days of bars read: ~275 sessions for the indicators, a month for a previous close.
 INDICATOR_CALENDAR_DAYS = 400
 PREVIOUS_CLOSE_CALENDAR_DAYS = 31
-
-
-def market_date(at: datetime) -> date:
-    """The exchange-local date of ``at``: bars before it are 'previous'."""
-    return timezone.localtime(at, ZoneInfo(settings.MARKET_TIME_ZONE)).date()
 
 
 def not_expired(now: datetime) -> Q:

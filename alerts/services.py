@@ -23,17 +23,18 @@ from rest_framework.exceptions import ValidationError as DrfValidationError
 
 from alerts.engine import AlertEngine, Firing
 from alerts.models import AlertHistory, PriceAlert
-from alerts.selectors import active_alerts, alert_rule, daily_states_get, latest_quotes, market_date, not_expired
+from alerts.selectors import active_alerts, alert_rule, daily_states_get, latest_quotes, not_expired
 from alphaloop import bus
 from alphaloop.audit import audit_log_create
 from alphaloop.events import AlertFired, NotificationSent, PriceTicks
 from alphaloop.exceptions import ApplicationError
+from alphaloop.money import PRICE_PLACES
+from marketdata.calendar import market_date
 from marketdata.models import Instrument
 from orders.models import Order, TradingPlan
 
 logger = logging.getLogger(__name__)
 
-PRICE_PLACES = Decimal("0.000001")
 EXECUTABLE_PLAN_STATUSES = (TradingPlan.PENDING, TradingPlan.ACTIVE)
 PLAN_ACTIONS = (PriceAlert.AUTO_EXECUTE, PriceAlert.REQUEST_APPROVAL)
 # Which status a PATCH may move an alert to, from each status.

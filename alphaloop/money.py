@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 CENT = Decimal("0.01")
 PRICE_PLACES = Decimal("0.000001")
 QUANTITY_PLACES = Decimal("0.000001")
+RATIO_PLACES = Decimal("0.000001")
 SUB_DOLLAR_TICK = Decimal("0.0001")
 ZERO = Decimal("0")
 
@@ -23,6 +24,11 @@ def money(value: Decimal) -> Decimal:
 def price_round(value: Decimal) -> Decimal:
     """Round a price to the stored 6 places, half up."""
     return value.quantize(PRICE_PLACES, rounding=ROUND_HALF_UP)
+
+
+def ratio(value: Decimal) -> Decimal:
+    """Round a fraction (a return, a weight) to 6 places, half up."""
+    return value.quantize(RATIO_PLACES, rounding=ROUND_HALF_UP)
 
 
 def price_display(price: Decimal | str) -> str:

@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alphaloop.money import CENT, PRICE_PLACES
+
 ZERO = Decimal(0)
-CENT = Decimal("0.01")
-PRICE = Decimal("0.000001")
 BPS = Decimal("0.01")
 SIGN = {"buy": 1, "sell": -1}
 
@@ -95,7 +95,7 @@ def _trades(records: Iterable[SimulatedFill | Execution]) -> list[_Trade]:
         live = [r for r in rows if isinstance(r, Execution)]
         trades.append(_Trade(
             session=session, symbol=symbol, side=side, quantity=quantity,
-            price=(sum((r.quantity * r.price for r in rows), ZERO) / quantity).quantize(PRICE),
+            price=(sum((r.quantity * r.price for r in rows), ZERO) / quantity).quantize(PRICE_PLACES),
             commission=sum((r.commission for r in rows), ZERO), fills=len(rows),
             executed_at=min((r.executed_at for r in live), default=None),
             order_ids=tuple(sorted({r.order_id for r in live}))))
@@ -129,7 +129,7 @@ def _money(value: Decimal) -> str:
 
 
 def _price(value: Decimal) -> str:
-    return str(value.quantize(PRICE))
+    return str(value.quantize(PRICE_PLACES))
 
 
 def _quantity(value: Decimal) -> str:

@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.http import Http404
 from rest_framework.exceptions import ValidationError
 
+from alphaloop.money import PRICE_PLACES
 from alphaloop.scoping import owned_by, user_account
 from backtest.engine import CommissionModel
 from backtest.livecompare import Execution, SimulatedFill, compare, pnl_curves
@@ -31,7 +32,6 @@ from marketdata import calendar
 from marketdata.models import Instrument
 from orders.models import Account, Fill
 
-PRICE = Decimal("0.000001")
 MAX_WINDOW_SESSIONS = 10
 MAX_RANGE_DAYS = 3660
 """Ten years: the longest range one comparison replays."""
@@ -111,11 +111,11 @@ def live_compare_report(*, user, account_id: int | None, start_date: date, end_d
                                      slippage_bps, rate, spread=spread, max_volume_fraction=max_volume_fraction))
     replay, panel = backtest_replay(spec, commission=CommissionModel(rate=float(commission)))
     simulated = [SimulatedFill(session=f.date, symbol=f.symbol, side=f.side, quantity=Decimal(f.quantity),
-                               price=Decimal(repr(f.price)).quantize(PRICE),
-                               commission=Decimal(repr(f.commission)).quantize(PRICE)) for f in replay.fills]
+                               price=Decimal(repr(f.price)).quantize(PRICE_PLACES),
+                               commission=Decimal(repr(f.commission)).quantize(PRICE_PLACES)) for f in replay.fills]
     live = [e for e in executions if e.symbol in spec.symbols]
     closes = panel["close"].ffill()
-    marks = {symbol: Decimal(repr(float(closes[symbol].iloc[-1]))).quantize(PRICE) for symbol in spec.symbols}
+    marks = {symbol: Decimal(repr(float(closes[symbol].iloc[-1]))).quantize(PRICE_PLACES) for symbol in spec.symbols}
     nyse = calendar.nyse()  # the fills' sessions and the replay's, a month either side, inside the calendar
     first, last = nyse.first_session.date(), nyse.last_session.date()
     sessions = calendar.sessions_between(max(start_date, first + timedelta(days=31)) - timedelta(days=31),

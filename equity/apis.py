@@ -13,9 +13,9 @@ from alphaloop.audit import audit_log_create
 from alphaloop.contract import query_data
 from alphaloop.scoping import user_account
 from equity import selectors, serializers
-from equity.services import create_daily_snapshot, market_date
+from equity.services import create_daily_snapshot
 from marketdata import calendar
-
+from marketdata.calendar import market_date
 
 
 def _query(request, serializer_class) -> dict:

@@ -22,8 +22,9 @@ def on_fills_imported(event: FillsImported) -> None:
     first imported session through the last closed one."""
     from django.db import transaction
 
-    from equity.services import fifo_rebuild, market_date
+    from equity.services import fifo_rebuild
     from equity.tasks import equity_backfill_since
+    from marketdata.calendar import market_date
     from orders.models import Account
 
     account = Account.objects.get(pk=event.account_id)

@@ -27,8 +27,8 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
+from alphaloop.money import money, ratio
 from equity.models import EquitySnapshot, TradePnlAttribution
-from equity.services import money, ratio
 from orders.models import Account
 
 TRADING_DAYS = 252

@@ -30,8 +30,7 @@ import bisect
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -42,42 +41,18 @@ from alphaloop import bus
 from alphaloop.audit import audit_log_create
 from alphaloop.events import EquityUpdated, TradeClosed
 from alphaloop.exceptions import ApplicationError
+from alphaloop.money import money, ratio
 from equity.ledger import ClosedTrade, Ledger, LedgerFill
 from equity.models import EquitySnapshot, TradePnlAttribution
 from marketdata import calendar
+from marketdata.calendar import market_date, market_day_end
 from marketdata.models import Bar, Quote
 from orders.models import Account, Fill, Position
 
 logger = logging.getLogger(__name__)
 
-CENT = Decimal("0.01")
-MICRO = Decimal("0.000001")
-
-
-def money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def ratio(value: Decimal) -> Decimal:
-    return value.quantize(MICRO, rounding=ROUND_HALF_UP)
-
-
 def benchmark_symbol() -> str:
     return settings.EQUITY_BENCHMARK_SYMBOL
-
-
-def market_tz() -> ZoneInfo:
-    return ZoneInfo(settings.MARKET_TIME_ZONE)
-
-
-def market_date(at: dt.datetime) -> dt.date:
-    """The New York calendar date of an aware datetime."""
-    return timezone.localtime(at, market_tz()).date()
-
-
-def market_day_end(day: dt.date) -> dt.datetime:
-    """Midnight in New York that ends ``day``: fills strictly before it belong to ``day`` or earlier."""
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=market_tz())
 
 
 # --- fills -> ledger ---------------------------------------------------------

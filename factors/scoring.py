@@ -30,6 +30,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from factors import arrays
 from factors.base import FactorValues, PanelArrays, like
 from factors.panel import Panel
+from marketdata import calendar
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "mom_12_1": 1.0,  # twelve-month continuation, the best-documented equity factor
@@ -55,7 +56,6 @@ MIN_WEIGHT_COVERAGE = 0.5
 """A symbol needs outputs carrying at least this share of the total absolute
 weight on a date to get a composite score (mom_12_1 alone needs 252 bars)."""
 
-SESSION_TIMEZONE = "America/New_York"
 LONG, SHORT, FLAT = "LONG", "SHORT", "FLAT"
 _CODE_TO_DIRECTION = {1: LONG, -1: SHORT, 0: FLAT}
 
@@ -307,7 +307,7 @@ def _row_at(index: pd.DatetimeIndex, as_of: Any) -> int:
     """
     moment = pd.Timestamp(as_of)
     if moment.tzinfo is not None:
-        moment = moment.tz_convert(SESSION_TIMEZONE).tz_localize(None)
+        moment = moment.tz_convert(calendar.market_tz()).tz_localize(None)
     return int(index.searchsorted(moment.normalize(), side="right")) - 1
 
 

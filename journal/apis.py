@@ -17,8 +17,8 @@ from alphaloop.contract import query_data
 from alphaloop.net import client_ip
 from alphaloop.openapi import ErrorSerializer
 from alphaloop.scoping import user_account
-from equity.services import market_date
 from journal import selectors, serializers, services
+from marketdata.calendar import market_date
 
 LLM_ERRORS = {
     502: OpenApiResponse(ErrorSerializer,

@@ -105,6 +105,16 @@ def market_tz():
     return ZoneInfo(settings.MARKET_TIME_ZONE)
 
 
+def market_date(at: datetime) -> date:
+    """The exchange-local calendar date of an aware datetime."""
+    return timezone.localtime(at, market_tz()).date()
+
+
+def market_day_end(day: date) -> datetime:
+    """Midnight in the market's zone that ends ``day``: anything strictly before it belongs to ``day`` or earlier."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=market_tz())
+
+
 # --- the session state at an instant ------------------------------------------------------------------
 
 PRE_MARKET, OPEN, AFTER_HOURS, CLOSED = "pre_market", "open", "after_hours", "closed"

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from alphaloop.money import CENT
 from marketdata import calendar
 from marketdata.models import Instrument
 from marketdata.services import bars_import, fundamentals_import, quotes_from_last_close
@@ -20,7 +21,6 @@ NAMES = {
     "UNH": "UnitedHealth", "HD": "Home Depot", "KO": "Coca-Cola", "PEP": "PepsiCo", "DIS": "Walt Disney",
     "NFLX": "Netflix", "INTC": "Intel",
 }
-CENT = Decimal("0.01")
 
 
 def _decimal(value: float) -> Decimal:

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from alphaloop.money import CENT
 from marketdata import calendar
 from marketdata.models import Bar, Instrument
 from marketdata.selectors import latest_prices
@@ -28,7 +29,6 @@ logger = logging.getLogger(__name__)
 Quotes = list[tuple[str, Decimal, int]]
 Emit = Callable[[Quotes], None]
 SESSION_SECONDS = 6.5 * 3600
-CENT = Decimal("0.01")
 DEFAULT_DAILY_VOL = 0.015  # a symbol with fewer than 10 daily returns to measure
 CLOSED_RECHECK_SECONDS = 60.0
 

@@ -11,9 +11,9 @@ from typing import IO
 
 from django.db import connection, transaction
 
+from alphaloop.money import PRICE_PLACES
 from marketdata.models import Bar, FundamentalSnapshot, Instrument
 
-PRICE_PLACES = Decimal("0.000001")
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y/%m/%d", "%d-%b-%Y", "%Y%m%d")
 BAR_COLUMNS = {
     "date": ("date", "timestamp", "time"),

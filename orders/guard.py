@@ -65,7 +65,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Sum
 
-from alphaloop.money import ZERO, money
+from alphaloop.money import ZERO, money, ratio
 from marketdata import calendar
 from orders import selectors
 from orders.ledger import adverse_price, order_commission
@@ -166,7 +166,7 @@ class OrderSafetyGuard:
         decision.reference_price = max(p for p in (request.mark, request.limit_price, request.stop_price) if p is not None)
         decision.notional = money(request.quantity * decision.reference_price)
         if decision.equity > 0:
-            decision.order_pct = (decision.notional / decision.equity).quantize(Decimal("0.000001"))
+            decision.order_pct = ratio(decision.notional / decision.equity)
         gross = sum((abs(row["market_value"]) for row in valuation["positions"]), ZERO)
         decision.buying_power = decision.equity - gross - open_order_commitments(
             account, {symbol: row["quantity"] for symbol, row in positions.items()}

@@ -17,14 +17,13 @@ from django.conf import settings
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from alphaloop.money import ZERO, money
+from alphaloop.money import RATIO_PLACES, ZERO, money
 from marketdata import calendar
 from marketdata.models import Bar, Instrument, Quote
 from orders import greeks
 from orders.models import Account, Fill, Order, Position, TradingPlan
 
 PCT_PLACES = Decimal("0.0001")
-RATIO_PLACES = Decimal("0.000001")
 
 
 def price_marks(symbols: list[str]) -> dict[str, tuple[Decimal, str]]:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from rest_framework import serializers
 
 from alphaloop.contract import FormBooleanField, FormIntegerField
+from alphaloop.money import PRICE_PLACES
 from orders.external_fills import IMPORT_STATUSES
 from orders.importers import FORMATS
 from orders.models import Account, ApprovalRequest, Fill, Order, TradingPlan
 
 PRICE_FIELD = {"max_digits": 20, "decimal_places": 6}
-POSITIVE = Decimal("0.000001")
+POSITIVE = PRICE_PLACES  # the smallest positive price or quantity
 
 
 class AccountSerializer(serializers.ModelSerializer):

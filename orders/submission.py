@@ -22,6 +22,7 @@ from rest_framework.exceptions import ValidationError
 
 from alphaloop.audit import audit_log_create
 from alphaloop.exceptions import ApplicationError, ServiceUnavailable
+from alphaloop.money import PRICE_PLACES
 from marketdata.models import Instrument
 from orders import publish
 from orders.brokers import BrokerAck, BrokerUnavailable, broker_for
@@ -31,7 +32,6 @@ from orders.models import Account, Order, Position, TradingPlan
 from orders.risk import breaker_trip
 from orders.selectors import price_marks
 
-PLACES = Decimal("0.000001")
 MAX_NUMBER = Decimal("100000000000000")  # 20 digits with 6 decimal places
 CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 SOURCES = {code for code, _ in Order.SOURCES}
@@ -60,7 +60,7 @@ def number_field(value: Any, name: str, errors: dict[str, list[str]], *, require
         errors[name] = ["Must be greater than zero."]
     elif number >= MAX_NUMBER:
         errors[name] = [f"Must be less than {MAX_NUMBER}."]
-    elif number != number.quantize(PLACES):
+    elif number != number.quantize(PRICE_PLACES):
         errors[name] = ["At most 6 decimal places."]
     else:
         return number

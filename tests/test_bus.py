@@ -132,3 +132,23 @@ def test_no_domain_app_imports_notifications_to_publish():
             if re.search(r"^\s*(from|import) notifications\b", path.read_text(), re.MULTILINE):
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+# A price, quantity or money quantum (a percentage's or a score's precision is its own business).
+QUANTUM = re.compile(r'^\w*(PRICE|CENT|MONEY|MICRO|QTY|QUANTITY|POSITIVE)\w* = Decimal\("[0-9.]+"\)', re.MULTILINE)
+ZONE = re.compile(r'"America/New_York"')
+
+
+def test_money_quanta_and_the_market_time_zone_are_defined_only_in_the_kernel():
+    kernel = {"alphaloop/money.py", "alphaloop/settings.py"}
+    offenders = []
+    for app in ("alphaloop", "marketdata", "factors", "equity", "journal", "orders", "alerts", "backtest", "dashboard",
+                "notifications"):
+        for path in (ROOT / app).rglob("*.py"):
+            name = str(path.relative_to(ROOT))
+            if name in kernel or "/migrations/" in name:
+                continue
+            text = path.read_text()
+            offenders += [f"{name}: {m.group(0)}" for m in QUANTUM.finditer(text)]
+            offenders += [f"{name}: the market time zone" for _ in ZONE.finditer(text)]
+    assert offenders == []

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import requests
 from alpaca.common.exceptions import APIError
@@ -22,9 +21,9 @@ from alpaca.data.timeframe import TimeFrame
 from django.db import transaction
 
 from alphaloop.alpaca_clients import historical_data_client
+from marketdata.calendar import market_tz
 from marketdata.services import PRICE_PLACES, ImportErrorReport, ImportResult, bars_import
 
-NEW_YORK = ZoneInfo("America/New_York")
 FEEDS = tuple(feed.value for feed in (DataFeed.IEX, DataFeed.SIP, DataFeed.DELAYED_SIP))
 
 
@@ -43,7 +42,7 @@ def _price(value, name: str) -> Decimal:
 
 def _row(bar: dict) -> dict:
     moment = dt.datetime.fromisoformat(str(bar["t"]).replace("Z", "+00:00"))
-    row = {"date": moment.astimezone(NEW_YORK).date()}
+    row = {"date": moment.astimezone(market_tz()).date()}
     for key, name in (("o", "open"), ("h", "high"), ("l", "low"), ("c", "close")):
         row[name] = _price(bar[key], name)
     if row["low"] > min(row["open"], row["close"]) or row["high"] < max(row["open"], row["close"]):
@@ -62,8 +61,8 @@ def alpaca_daily_bars(*, symbols: list[str], start: dt.date, end: dt.date | None
     """Adjusted daily bars per symbol from ``start`` to ``end`` (inclusive), parsed into bar rows."""
     request = StockBarsRequest(
         symbol_or_symbols=symbols, timeframe=TimeFrame.Day, adjustment=Adjustment.ALL,
-        start=dt.datetime.combine(start, dt.time(0), tzinfo=NEW_YORK),
-        end=None if end is None else dt.datetime.combine(end, dt.time(23, 59, 59), tzinfo=NEW_YORK),
+        start=dt.datetime.combine(start, dt.time(0), tzinfo=market_tz()),
+        end=None if end is None else dt.datetime.combine(end, dt.time(23, 59, 59), tzinfo=market_tz()),
         feed=DataFeed(feed) if feed else None,
     )
     try:

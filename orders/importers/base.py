@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 
 from alphaloop.money import PRICE_PLACES, money
 
-MARKET_TZ = ZoneInfo("America/New_York")  # the time zone brokers' US-equity reports are written in
 LIMIT = Decimal("1E14")  # the ledger's columns hold 14 whole digits
 PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,31}", re.ASCII)

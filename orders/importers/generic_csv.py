@@ -8,8 +8,8 @@ York time. ``side`` is BUY or SELL, ``quantity`` and ``price`` positive, ``commi
 
 from __future__ import annotations
 
+from marketdata.calendar import market_tz
 from orders.importers.base import (
-    MARKET_TZ,
     ExternalExecution,
     FileError,
     ParsedFile,
@@ -75,6 +75,6 @@ def _execution(line: int, cells: list[str], columns: dict[str, int], width: int)
         quantity=positive_6dp(decimal_read(cell("quantity"), "quantity"), "quantity"),
         price=positive_6dp(decimal_read(cell("price"), "price"), "price"),
         commission=commission_money(decimal_read(commission, "commission")),
-        executed_at=iso_time_read(cell("executed_at"), "executed_at", naive_tz=MARKET_TZ),
+        executed_at=iso_time_read(cell("executed_at"), "executed_at", naive_tz=market_tz()),
         broker_order_id=id_read(cell("order_id"), "order_id") if "order_id" in columns and cell("order_id").strip() else "",
     )

@@ -27,8 +27,8 @@ import datetime as dt
 import re
 from decimal import Decimal
 
+from marketdata.calendar import market_tz
 from orders.importers.base import (
-    MARKET_TZ,
     ExternalExecution,
     FileError,
     ParsedFile,
@@ -193,7 +193,7 @@ def _executed_at(text: str) -> dt.datetime:
     except ValueError:
         raise RowError(f"DateTime {raw!r}: no such time of day") from None
     if sign is None:
-        return moment.replace(tzinfo=MARKET_TZ)
+        return moment.replace(tzinfo=market_tz())
     offset = dt.timedelta(hours=int(offset_hours), minutes=int(offset_minutes))
     return moment.replace(tzinfo=dt.timezone(offset if sign == "+" else -offset))
 
