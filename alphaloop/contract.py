@@ -37,6 +37,25 @@ _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
+class JsonNumber(float):
+    """A JSON number written with a fraction or an exponent: a float for arithmetic, and ``str()`` gives the text
+    as sent, so a decimal field reads ``0.1`` or ``12.345678`` exactly (``Decimal(str(n))``), never through binary
+    floating point. ``json.dumps`` writes it as the float it is."""
+
+    __slots__ = ("text",)
+
+    def __new__(cls, text: str) -> JsonNumber:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __reduce__(self):
+        return JsonNumber, (self.text,)
+
+
 class MalformedJSON(ValueError):
     """Text that is not JSON, or JSON nested deeper than ``MAX_JSON_DEPTH``."""
 
@@ -60,11 +79,12 @@ def json_nesting_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
 
 def json_loads(text: str) -> Any:
     """JSON text as Python data; ``MalformedJSON`` for anything else, nesting beyond ``MAX_JSON_DEPTH`` included
-    (refused before parsing). ``NaN`` and ``Infinity`` are not JSON and are refused too."""
+    (refused before parsing). ``NaN`` and ``Infinity`` are not JSON and are refused too. Numbers with a fraction or
+    an exponent are ``JsonNumber`` (floats that keep their text)."""
     if json_nesting_exceeds(text):
         raise MalformedJSON(f"The JSON is nested deeper than {MAX_JSON_DEPTH} levels.")
     try:
-        return json.loads(text, parse_constant=strict_constant)
+        return json.loads(text, parse_constant=strict_constant, parse_float=JsonNumber)
     except ValueError as exc:
         raise MalformedJSON(f"This is not valid JSON ({exc}).") from None
 
@@ -120,7 +140,40 @@ FORMATS.checks("date")(_is_date)
 FORMATS.checks("date-time")(_is_date_time)
 FORMATS.checks("uuid")(_is_uuid)
 
-Validator = jsonschema.validators.extend(jsonschema.Draft4Validator, {"pattern": _pattern})
+def _exact(number: Any) -> Decimal:
+    """A JSON number's exact value: a ``JsonNumber``'s text, an int, or a schema's bound as written."""
+    return Decimal(str(number))
+
+
+def _multiple_of(validator, step, instance, schema):
+    if not validator.is_type(instance, "number"):
+        return
+    try:
+        fits = _exact(instance) % _exact(step) == 0
+    except InvalidOperation:  # too far apart in scale to divide: not a multiple at any precision we accept
+        fits = False
+    if not fits:
+        yield jsonschema.ValidationError(f"{instance} is not a multiple of {step}")
+
+
+def _minimum(validator, minimum, instance, schema):
+    if validator.is_type(instance, "number"):
+        value, bound = _exact(instance), _exact(minimum)
+        if value < bound or (schema.get("exclusiveMinimum") and value == bound):
+            yield jsonschema.ValidationError(f"{instance} is less than the minimum of {minimum}")
+
+
+def _maximum(validator, maximum, instance, schema):
+    if validator.is_type(instance, "number"):
+        value, bound = _exact(instance), _exact(maximum)
+        if value > bound or (schema.get("exclusiveMaximum") and value == bound):
+            yield jsonschema.ValidationError(f"{instance} is greater than the maximum of {maximum}")
+
+
+# Numbers are compared by their exact decimal value (a JSON number's text), never as binary floats.
+Validator = jsonschema.validators.extend(jsonschema.Draft4Validator, {
+    "pattern": _pattern, "multipleOf": _multiple_of, "minimum": _minimum, "maximum": _maximum,
+})
 
 
 def _json_schema(node: Any) -> Any:
@@ -136,11 +189,22 @@ def _json_schema(node: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class Parameter:
+    validator: Any
+    required: bool
+    schema: Any
+
+
+@dataclass(frozen=True)
 class Contract:
-    """What one operation documents about its input: the JSON body and each query parameter."""
+    """What one operation documents about its input: the JSON body, a form body (uploads) and each query
+    parameter, as validators and as the JSON Schema they check (``components`` resolves its ``$ref``)."""
 
     body: Any | None
-    query: dict[str, tuple[Any, bool]]
+    body_schema: Any | None
+    form_schema: Any | None
+    query: dict[str, Parameter]
+    components: dict
 
 
 @dataclass(frozen=True)
@@ -172,15 +236,22 @@ def _build() -> _Built:
         contracts: dict[tuple[type, str], Contract] = {}
         for path, _regex, method, callback in generator.endpoints:
             view_class = getattr(callback, "cls", None)
+            # The schema names a path's ``{pk}`` ``{id}``, as the served schema does.
+            path = generator.coerce_path(path, method, generator.create_view(callback, method))
             operation = schema["paths"].get(path, {}).get(method.lower())
             if view_class is None or operation is None:
                 continue
-            body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+            content = operation.get("requestBody", {}).get("content", {})
+            body = content.get("application/json", {}).get("schema")
+            form = content.get("multipart/form-data", {}).get("schema")
             query = {
-                parameter["name"]: (validator(parameter.get("schema", {})), parameter.get("required", False))
+                parameter["name"]: Parameter(validator(parameter.get("schema", {})), parameter.get("required", False),
+                                             _json_schema(parameter.get("schema", {})))
                 for parameter in operation.get("parameters", []) if parameter["in"] == "query"
             }
-            contracts[(view_class, method)] = Contract(body=None if body is None else validator(body), query=query)
+            contracts[(view_class, method)] = Contract(
+                body=None if body is None else validator(body), body_schema=_json_schema(body),
+                form_schema=_json_schema(form), query=query, components=components)
         _built = _Built(schema=schema, contracts=contracts)
         return _built
 
@@ -208,6 +279,49 @@ def _contract(request) -> Contract | None:
     return _contracts().get((type(view), request.method))
 
 
+# --- enumerations in any letter case --------------------------------------------------------------
+
+def _resolve(node: Any, components: dict) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        node = components["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _is_null_schema(node: Any) -> bool:
+    return node == {"type": "null"}
+
+
+def canonical(node: Any, data: Any, components: dict) -> Any:
+    """``data`` (valid against ``node``) with every enumeration value in its canonical letter case: the schema
+    marks a case-insensitive enumeration with ``x-canonical``, the values as answers spell them."""
+    node = _resolve(node, components)
+    if data is None or not isinstance(node, dict):
+        return data
+    if isinstance(data, str) and "x-canonical" in node:
+        return next((value for value in node["x-canonical"] if value.lower() == data.lower()), data)
+    for branch in node.get("allOf", []):
+        data = canonical(branch, data, components)
+    branches = [branch for branch in node.get("anyOf", node.get("oneOf", [])) if not _is_null_schema(branch)]
+    if len(branches) == 1:
+        data = canonical(branches[0], data, components)
+    elif branches:
+        valid = next((branch for branch in branches if Validator(
+            {"allOf": [branch], "components": components}, format_checker=FORMATS).is_valid(data)), None)
+        data = data if valid is None else canonical(valid, data, components)
+    if isinstance(data, dict):
+        properties, extra = node.get("properties", {}), node.get("additionalProperties")
+        for key, value in data.items():
+            if key in properties:
+                data[key] = canonical(properties[key], value, components)
+            elif isinstance(extra, dict):
+                data[key] = canonical(extra, value, components)
+    elif isinstance(data, list) and isinstance(node.get("items"), dict):
+        data[:] = [canonical(node["items"], item, components) for item in data]
+    return data
+
+
+# --- error messages --------------------------------------------------------------------------------
+
 def _errors(validator, instance) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for error in validator.iter_errors(instance):
@@ -217,9 +331,15 @@ def _errors(validator, instance) -> dict[str, list[str]]:
 
 
 def _leaves(error: jsonschema.ValidationError):
-    """The most specific errors: an ``anyOf``/``allOf`` failure reports the branch that came closest."""
-    if error.context:
-        best = jsonschema.exceptions.best_match(error.context)
+    """The most specific errors: an ``anyOf``/``allOf`` failure reports the branch that came closest (never the
+    ``null`` of a nullable field for a value that is not null). A decimal reports its rule as a whole."""
+    if error.validator == "anyOf" and "x-decimal" in error.schema:
+        yield error
+    elif error.context:
+        context = error.context
+        if error.instance is not None:
+            context = [e for e in context if not _is_null_schema(e.schema)] or context
+        best = jsonschema.exceptions.best_match(context)
         yield from _leaves(best) if best is not None else [error]
     else:
         yield error
@@ -250,14 +370,12 @@ FORMAT_MESSAGES = {
 }
 
 
+DECIMAL_MESSAGE = ('Must be a decimal: a JSON number (10, 0.25) or a string in plain notation ("0.25": ASCII digits, '
+                   'an optional leading minus and one point; no exponent, spaces, "+" or "_"), {rule}.')
+
+
 def _pattern_message(error: jsonschema.ValidationError) -> str:
     value: str = error.instance
-    if error.schema.get("format") == "decimal":
-        try:
-            Decimal(value)
-        except InvalidOperation:
-            return "A valid number is required."
-        return f"Must be a plain decimal within the field's digits and bounds ({error.validator_value})."
     if "\x00" in value:
         return "Null characters are not allowed."
     if not value.strip():
@@ -267,6 +385,8 @@ def _pattern_message(error: jsonschema.ValidationError) -> str:
 
 def _message(error: jsonschema.ValidationError) -> str:
     validator, limit, value = error.validator, error.validator_value, error.instance
+    if validator == "anyOf" and "x-decimal" in error.schema:
+        return "This field may not be null." if value is None else DECIMAL_MESSAGE.format(rule=error.schema["x-decimal"])
     if validator == "required":
         return "This field is required."
     if validator == "type":
@@ -282,9 +402,9 @@ def _message(error: jsonschema.ValidationError) -> str:
     if validator == "maxLength":
         return f"Ensure this field has no more than {limit} characters."
     if validator == "minimum":
-        return f"Ensure this value is greater than or equal to {limit}."
+        return f"Ensure this value is greater than {'' if error.schema.get('exclusiveMinimum') else 'or equal to '}{limit}."
     if validator == "maximum":
-        return f"Ensure this value is less than or equal to {limit}."
+        return f"Ensure this value is less than {'' if error.schema.get('exclusiveMaximum') else 'or equal to '}{limit}."
     if validator == "minItems":
         return "This list may not be empty." if limit == 1 else f"Ensure this field has at least {limit} elements."
     if validator == "maxItems":
@@ -319,6 +439,7 @@ class ContractJSONParser(JSONParser):
             errors = _errors(contract.body, data)
             if errors:
                 raise ValidationError(errors)
+            data = canonical(contract.body_schema, data, contract.components)
         return data
 
 
@@ -339,14 +460,16 @@ def query_data(request) -> dict[str, str]:
     if contract is None:
         return data
     errors: dict[str, list[str]] = {}
-    for name, (validator, required) in contract.query.items():
+    for name, parameter in contract.query.items():
+        validator = parameter.validator
         if name not in data:
-            if required:
+            if parameter.required:
                 errors[name] = ["This field is required."]
             continue
         raw, value = data[name], _query_value(data[name])
         # A string parameter may spell a number ("?symbol=123"): either reading may be the valid one.
         if validator.is_valid(value) or validator.is_valid(raw):
+            data[name] = canonical(parameter.schema, raw, contract.components)
             continue
         raw_errors = [leaf for error in validator.iter_errors(raw) for leaf in _leaves(error)]
         if any(leaf.validator == "type" for leaf in raw_errors):
@@ -366,7 +489,8 @@ class RequestTooLarge(APIException):
 
 class ContractMultiPartParser(MultiPartParser):
     """A ``multipart/form-data`` body (a file upload): one longer than the view's ``upload_max_bytes`` is refused
-    with a 413 ``request_too_large`` from its Content-Length, before anything is read.
+    with a 413 ``request_too_large`` from its Content-Length, before anything is read. Enumerations are read in any
+    letter case, as in JSON bodies.
 
     Form fields arrive as text; the view's serializer reads them with ``FormIntegerField`` and
     ``FormBooleanField``, which accept exactly what the schema documents (``"12"``, ``"true"``), so the
@@ -386,7 +510,16 @@ class ContractMultiPartParser(MultiPartParser):
             raise ParseError("The Content-Length header is not a number.") from None
         if limit is not None and length > limit:
             raise RequestTooLarge(f"The upload is larger than {limit} bytes.")
-        return super().parse(stream, media_type, parser_context)
+        parsed = super().parse(stream, media_type, parser_context)
+        contract = _contract(request) if request is not None else None
+        if contract is not None and contract.form_schema is not None:
+            properties = _resolve(contract.form_schema, contract.components).get("properties", {})
+            form = parsed.data.copy()
+            for key in form:
+                if key in properties:
+                    form[key] = canonical(properties[key], form[key], contract.components)
+            parsed.data = form
+        return parsed
 
 
 class FormIntegerField(serializers.IntegerField):

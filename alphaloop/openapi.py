@@ -9,6 +9,7 @@ return them. ``alphaloop.contract`` enforces the same schema on every request, a
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from django.core.validators import RegexValidator
@@ -79,11 +80,27 @@ def _unsigned(whole: int, places: int, *, low: int | None, high: int | None) -> 
     return body
 
 
+# SQLite (the embedded default) reads a decimal column back through a float rounded to 15 significant digits: a
+# value within half a unit of that 15th digit below 10**whole comes back as 10**whole, a digit too many for the
+# column, and every read of the row fails. Where a column holds more than 15 digits, a request takes one whole
+# digit less than it holds, so what is stored can always be read back.
+SQLITE_SIGNIFICANT_DIGITS = 15
+
+
+def whole_digits(field: serializers.DecimalField) -> int | None:
+    """The digits before the point a request may write in ``field``."""
+    whole = field.max_whole_digits
+    if whole is not None and field.max_digits is not None and field.max_digits > SQLITE_SIGNIFICANT_DIGITS:
+        whole -= 1
+    return whole
+
+
 def decimal_pattern(field: serializers.DecimalField) -> str | None:
     """The exact strings ``field`` accepts (plain digits, no exponent, no leading zeros), or None if its
     bounds cannot be written as a pattern (only 0 and powers of ten can)."""
     places = field.decimal_places or 0
-    whole = field.max_whole_digits if field.max_whole_digits is not None else 30
+    whole = whole_digits(field)
+    whole = whole if whole is not None else 30
     low_value, high_value = field.min_value, field.max_value
     if high_value is not None and _power_of_ten(high_value) is None:
         return None
@@ -100,6 +117,73 @@ def decimal_pattern(field: serializers.DecimalField) -> str | None:
         return rf"^(?:{_unsigned(whole, places, low=low, high=high)})$"
     except ValueError:
         return None
+
+
+def decimal_rule(field: serializers.DecimalField) -> str:
+    """What ``field`` accepts, in words: places, whole digits, bounds."""
+    places, whole = field.decimal_places, whole_digits(field)
+    parts = []
+    if places is not None:
+        parts.append("a whole number" if places == 0 else f"at most {places} decimal places")
+    if whole is not None:
+        parts.append(f"at most {whole} digits before the point")
+    if field.min_value is not None:
+        parts.append(f"at least {field.min_value}")
+    if field.max_value is not None:
+        parts.append(f"at most {field.max_value}")
+    return ", ".join(parts) or "any decimal"
+
+
+def _json_number(value: Decimal) -> int | float:
+    """A bound as a JSON number whose text is the decimal itself (a float's repr is exact up to 15 digits)."""
+    value = Decimal(value)
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def decimal_request_schema(field: serializers.DecimalField, string: dict) -> dict:
+    """A decimal in a request: a JSON number (read exactly from its text) or a decimal string in plain notation,
+    both held to the field's places, whole digits and bounds. ``x-decimal`` is the rule in words, for messages."""
+    places, whole = field.decimal_places, whole_digits(field)
+    number: dict = {"type": "number"}
+    if places is not None:
+        number["multipleOf"] = 1 if places == 0 else float(f"1e-{places}")
+    limit = None if whole is None else Decimal(10) ** whole
+    for key, bound, sign in (("maximum", field.max_value, 1), ("minimum", field.min_value, -1)):
+        if bound is not None and (limit is None or abs(Decimal(bound)) < limit or sign * Decimal(bound) < 0):
+            number[key] = _json_number(bound)
+        elif limit is not None:
+            number[key], number[f"exclusive{key.title()}"] = _json_number(sign * limit), True
+    # drf-spectacular's string schema also carries the field's description, default, readOnly...: they stay outside.
+    outer = {key: value for key, value in string.items() if key not in ("type", "format", "pattern", "nullable")}
+    string = {"type": "string", "format": "decimal", "pattern": decimal_pattern(field) or string.get("pattern")}
+    if field.allow_null:
+        number, string = {**number, "nullable": True}, {**string, "nullable": True}
+    return {"anyOf": [number, string], **outer, "x-decimal": decimal_rule(field)}
+
+
+# --- enumerations ------------------------------------------------------------------------------------
+
+def enum_values(field: serializers.ChoiceField) -> list[str]:
+    """The choices as answers spell them, or [] when one is not a string."""
+    values = [value for value in field.choices if value not in ("", None)]
+    return values if values and all(isinstance(value, str) for value in values) else []
+
+
+def _any_case(value: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.upper() != c.lower() else re.escape(c) for c in value)
+
+
+def enum_request_schema(field: serializers.ChoiceField) -> dict | None:
+    """A choice in a request, in any letter case (``market``, ``Market``, ``MARKET``): a pattern, with the values as
+    answers spell them in ``x-canonical`` (``alphaloop.contract.canonical`` turns a request's spelling into them)."""
+    values = enum_values(field)
+    if not values:
+        return None
+    alternatives = [_any_case(value) for value in values] + ([""] if field.allow_blank else [])
+    schema = {"type": "string", "pattern": f"^(?:{'|'.join(alternatives)})$", "x-canonical": values}
+    if field.allow_null:
+        schema["nullable"] = True
+    return schema
 
 
 # --- the schema ----------------------------------------------------------------------------------
@@ -128,10 +212,10 @@ class AutoSchema(spectacular_openapi.AutoSchema):
         if direction != "request" or not isinstance(schema, dict):
             return schema
         if isinstance(field, serializers.DecimalField) and schema.get("type") == "string":
-            pattern = decimal_pattern(field)
-            if pattern is not None:
-                schema["pattern"] = pattern
-        elif isinstance(field, serializers.CharField) and not isinstance(field, serializers.ChoiceField):
+            return decimal_request_schema(field, schema)
+        if isinstance(field, serializers.ChoiceField) and "enum" in schema:
+            return enum_request_schema(field) or schema
+        if isinstance(field, serializers.CharField) and not isinstance(field, serializers.ChoiceField):
             has_regex = any(isinstance(v, RegexValidator) for v in field.validators)
             if not has_regex and "pattern" not in schema and "format" not in schema:
                 blank_ok = field.allow_blank or not field.trim_whitespace
@@ -141,6 +225,27 @@ class AutoSchema(spectacular_openapi.AutoSchema):
             schema.setdefault("maximum", INT64_MAX)
             schema.setdefault("minimum", -INT64_MAX - 1)
         return schema
+
+    def _insert_field_validators(self, field, schema):
+        super()._insert_field_validators(field, schema)
+        # drf-spectacular adds a blank alternative to a string that may be blank as ``oneOf``; the first
+        # alternative may match "" too (a pattern allowing it), and then ``oneOf`` would refuse the blank it means.
+        if schema.get("oneOf", [None])[-1] == {"type": "string", "maxLength": 0}:
+            schema["anyOf"] = schema.pop("oneOf")
+
+    def _get_serializer_field_meta(self, field, direction):
+        meta = super()._get_serializer_field_meta(field, direction)
+        if direction != "request":
+            return meta
+        note = None
+        if isinstance(field, serializers.DecimalField):
+            meta.pop("nullable", None)  # stated on each alternative (a number, a string)
+            note = f"A JSON number or a decimal string in plain notation: {decimal_rule(field)}."
+        elif isinstance(field, serializers.ChoiceField) and enum_values(field):
+            note = f"One of {', '.join(enum_values(field))}, in any letter case (answers spell it as here)."
+        if note:
+            meta["description"] = f"{meta['description'].rstrip('.')}. {note}" if meta.get("description") else note
+        return meta
 
     def _get_parameters(self):
         parameters = super()._get_parameters()

@@ -91,6 +91,15 @@ def test_a_run_with_a_spread_and_a_volume_cap_records_them_and_fills_by_them(api
     assert (plain["spread"], plain["max_volume_fraction"], plain["volume_capped_orders"]) == ("0.000000", None, [])
 
 
+def test_a_run_takes_its_decimals_as_json_numbers_read_exactly(api, stored_bars):
+    response = api.post("/api/v1/backtest/run", body(initial_capital=100000, commission=0.001, strategy_id="SMA_Cross"),
+                        format="json")
+
+    assert response.status_code == 202, response.data
+    run = BacktestRun.objects.get(pk=response.data["id"])
+    assert (run.strategy_id, run.initial_capital, run.commission) == ("sma_cross", Decimal("100000"), Decimal("0.001"))
+
+
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [({"strategy_id": "nope"}, "strategy_id"), ({"params": {"fast": 50, "slow": 20}}, "params"),
