@@ -16,6 +16,8 @@ turn prices and quantities into floats, the raw messages keep Alpaca's exact str
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.live.stock import StockDataStream
 from alpaca.trading.client import TradingClient
@@ -73,11 +75,40 @@ def historical_data_client() -> StockHistoricalDataClient:
                                                    url_override=settings.ALPACA_DATA_URL or None))
 
 
-def trading_stream() -> TradingStream:
-    """The ``trade_updates`` stream of the account (raw messages: exact decimal strings)."""
+class _TradingStream(TradingStream):
+    """alpaca-py's TradingStream with AlphaLoop's reconnect policy and a hook after every (re)connect.
+
+    The SDK reconnects by itself after a dropped socket, a failed connect or a refused authentication,
+    waiting a jittered, doubling delay between attempts (its ``_reconnect_delay``: half to all of
+    min x 2^(n-1), capped); the delays here come from ``ALPACA_STREAM_BACKOFF_SECONDS`` and
+    ``ALPACA_STREAM_MAX_BACKOFF_SECONDS``. ``on_connect`` runs once the socket is authenticated and the
+    ``listen`` request is sent, before any update of that connection is handed on: the trade-stream
+    worker catches up there on what happened while it was disconnected.
+    """
+
+    def __init__(self, *args, on_connect: Callable[[], None] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._on_connect = on_connect
+        self._reconnect_min_backoff = float(settings.ALPACA_STREAM_BACKOFF_SECONDS)
+        self._reconnect_max_backoff = float(settings.ALPACA_STREAM_MAX_BACKOFF_SECONDS)
+
+    async def _start_ws(self):
+        await super()._start_ws()
+        if self._on_connect is not None:
+            self._on_connect()
+
+
+def trading_stream(*, on_connect: Callable[[], None] | None = None) -> TradingStream:
+    """The ``trade_updates`` stream of the account (raw messages: exact decimal strings).
+
+    A socket that answers no ping for ``ALPACA_STREAM_PING_SECONDS`` (a half-open connection) is dropped
+    and reopened; ``on_connect`` is called after every (re)connect (see :class:`_TradingStream`).
+    """
     key, secret = alpaca_credentials()
-    return TradingStream(key, secret, paper=settings.ALPACA_PAPER, raw_data=True,
-                         url_override=settings.ALPACA_TRADING_STREAM_URL or None)
+    ping = float(settings.ALPACA_STREAM_PING_SECONDS)
+    return _TradingStream(key, secret, paper=settings.ALPACA_PAPER, raw_data=True,
+                          url_override=settings.ALPACA_TRADING_STREAM_URL or None, on_connect=on_connect,
+                          websocket_params={"ping_interval": ping, "ping_timeout": ping, "max_queue": 1024})
 
 
 def stock_data_stream() -> StockDataStream:

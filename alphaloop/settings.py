@@ -309,6 +309,15 @@ ALPACA_TIMEOUT_SECONDS = config.get_decimal("ALPACA_TIMEOUT_SECONDS", "10", mini
 ALPACA_MAX_RETRIES = config.get_int("ALPACA_MAX_RETRIES", 3, minimum=0)
 ALPACA_MAX_RETRY_AFTER_SECONDS = config.get_int("ALPACA_MAX_RETRY_AFTER_SECONDS", 30, minimum=0)
 ALPACA_CANCEL_CONFIRM_SECONDS = config.get_decimal("ALPACA_CANCEL_CONFIRM_SECONDS", "5", minimum="0")
+# The trade-updates stream (orders.brokers.alpaca_stream): reconnects wait a jittered, doubling delay from
+# ALPACA_STREAM_BACKOFF_SECONDS up to ALPACA_STREAM_MAX_BACKOFF_SECONDS (a reconnect storm gets 429/406); a socket
+# that answers no ping for ALPACA_STREAM_PING_SECONDS is dropped and reopened.
+ALPACA_STREAM_BACKOFF_SECONDS = config.get_decimal("ALPACA_STREAM_BACKOFF_SECONDS", "1", minimum="0.01")
+ALPACA_STREAM_MAX_BACKOFF_SECONDS = config.get_decimal("ALPACA_STREAM_MAX_BACKOFF_SECONDS", "60", minimum="0.01")
+ALPACA_STREAM_PING_SECONDS = config.get_decimal("ALPACA_STREAM_PING_SECONDS", "15", minimum="0.1")
+# The AlphaLoop account (its code) that books executions of orders placed outside AlphaLoop, e.g. in Alpaca's own
+# app; empty: the only non-paper account.
+BROKER_EXTERNAL_ACCOUNT = env.str("BROKER_EXTERNAL_ACCOUNT", default="")
 
 # --- Notifications and LLM ------------------------------------------------------
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
