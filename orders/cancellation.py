@@ -35,6 +35,8 @@ def order_cancel(*, order: Order, user=None, ip_address: str | None = None) -> O
             status=Order.CANCELLED, cancelled_at=now, updated_at=now
         )
         order.refresh_from_db()
+        if not claimed and order.status == Order.CANCELLED:
+            return order  # the broker's own report of the cancel (its trade stream) was booked first
         if not claimed:
             raise ApplicationError(f"The order is {order.status}; only open orders can be cancelled.",
                                    code="order_not_cancellable", status_code=status.HTTP_409_CONFLICT)

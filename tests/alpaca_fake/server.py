@@ -118,6 +118,7 @@ class FakeAlpaca:
         self.trade_updates: list[dict] = []  # every trade update emitted, with how many sockets got it
         self.hold_cancels = False  # True: DELETE leaves orders pending_cancel until confirm_cancel()
         self.data_connection_limit = 1  # Alpaca's market-data stream allows one connection per key
+        self.refuse_trading_logins = False  # True: the trading stream answers every login "unauthorized" and closes
         self.hold_seconds = 30.0  # how long a "timeout" fault holds its answer at most
         self._faults: list[Fault] = []
         self._fill_next_submit: Decimal | None = None
@@ -245,9 +246,10 @@ class FakeAlpaca:
     def expire(self, ref: FakeOrder | str) -> None:
         self._broker_transition(ref, "expired")
 
-    def cancel(self, ref: FakeOrder | str) -> None:
-        """The broker cancels an order on its own (or the trader did in Alpaca's app)."""
-        self._broker_transition(ref, "canceled")
+    def cancel(self, ref: FakeOrder | str, *, reason: str | None = None) -> None:
+        """The broker cancels an order on its own (or the trader did in Alpaca's app); ``reason`` is the
+        update's top-level ``reason`` Alpaca adds to its own cancels (``CORPORATE_ACTION``)."""
+        self._broker_transition(ref, "canceled", reason=reason)
 
     def confirm_cancel(self, ref: FakeOrder | str) -> None:
         """Finish a held cancel request: ``pending_cancel`` -> ``canceled`` with its trade update."""
@@ -370,12 +372,14 @@ class FakeAlpaca:
     def _run(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
 
-    def _broker_transition(self, ref: FakeOrder | str, status: str) -> None:
+    def _broker_transition(self, ref: FakeOrder | str, status: str, *, reason: str | None = None) -> None:
         with self._lock:
             order = self.order(ref)
             if not order.is_open:
                 raise ValueError(f"order {order.client_order_id} is already {order.status}")
             frame = self._event_frame(status, self.brokerage.transition(order, status))
+            if reason is not None:
+                frame["data"]["reason"] = reason
         self._run(self._emit(frame))
 
     @staticmethod
@@ -616,7 +620,8 @@ class FakeAlpaca:
                 action = message.get("action") if isinstance(message, dict) else None
                 data = (message.get("data") or {}) if isinstance(message, dict) else {}
                 if action in ("authenticate", "auth"):
-                    granted = (data.get("key_id"), data.get("secret_key")) == (self.api_key, self.secret_key)
+                    granted = (data.get("key_id"), data.get("secret_key")) == (self.api_key, self.secret_key) \
+                        and not self.refuse_trading_logins
                     await reply("authorization", {"action": "authenticate", "status": "authorized" if granted else "unauthorized"})
                     if not granted:
                         await ws.close()

@@ -1,4 +1,5 @@
-"""Serve AlphaLoop on the embedded default: Daphne, embedded Celery beat and the market feed in one process."""
+"""Serve AlphaLoop on the embedded default: Daphne, embedded Celery beat, the market feed and (with a real broker)
+the broker's trade-stream worker in one process."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class Command(BaseCommand):
             beat = EmbeddedService(celery_app, thread=True, scheduler_cls=settings.CELERY_BEAT_SCHEDULER)
             beat.start()
         feed = self._start_feed()
+        broker_stream = self._start_broker_stream()
         url = f"http://{host}:{port}/"
         self.stdout.write(self.style.SUCCESS(f"AlphaLoop is serving on {url}"))
         self.stdout.write(f"  log in at {url}accounts/login/ as '{settings.ADMIN_USERNAME}'")
@@ -45,6 +47,8 @@ class Command(BaseCommand):
                 verbosity=0,
             ).run()
         finally:
+            if broker_stream is not None:
+                broker_stream.stop()
             if feed is not None:
                 feed.stop()
             if beat is not None:
@@ -57,3 +61,12 @@ class Command(BaseCommand):
         from marketdata.feeds import start_embedded_feed
 
         return start_embedded_feed(settings.MARKET_FEED)
+
+    def _start_broker_stream(self):
+        from orders.brokers.alpaca_stream import broker_stream_build
+
+        worker = broker_stream_build()
+        if worker is None:
+            return None
+        self.stdout.write("  booking the broker's trade updates (Alpaca trade_updates) in this process")
+        return worker.start()
