@@ -386,7 +386,9 @@ def _pattern_message(error: jsonschema.ValidationError) -> str:
 def _message(error: jsonschema.ValidationError) -> str:
     validator, limit, value = error.validator, error.validator_value, error.instance
     if validator == "anyOf" and "x-decimal" in error.schema:
-        return "This field may not be null." if value is None else DECIMAL_MESSAGE.format(rule=error.schema["x-decimal"])
+        if value is None:
+            return "This field may not be null."
+        return DECIMAL_MESSAGE.format(rule=error.schema["x-decimal"])
     if validator == "required":
         return "This field is required."
     if validator == "type":
@@ -402,9 +404,11 @@ def _message(error: jsonschema.ValidationError) -> str:
     if validator == "maxLength":
         return f"Ensure this field has no more than {limit} characters."
     if validator == "minimum":
-        return f"Ensure this value is greater than {'' if error.schema.get('exclusiveMinimum') else 'or equal to '}{limit}."
+        strictly = error.schema.get("exclusiveMinimum")
+        return f"Ensure this value is greater than {'' if strictly else 'or equal to '}{limit}."
     if validator == "maximum":
-        return f"Ensure this value is less than {'' if error.schema.get('exclusiveMaximum') else 'or equal to '}{limit}."
+        strictly = error.schema.get("exclusiveMaximum")
+        return f"Ensure this value is less than {'' if strictly else 'or equal to '}{limit}."
     if validator == "minItems":
         return "This list may not be empty." if limit == 1 else f"Ensure this field has at least {limit} elements."
     if validator == "maxItems":

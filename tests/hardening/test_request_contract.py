@@ -211,7 +211,7 @@ def test_a_decimal_string_not_in_plain_notation_is_a_400_naming_the_field_on_pos
 
     api = jwt_client(trader.user)
     plan = TradingPlan.objects.get(account=trader.account)
-    body = {"symbol": "AAPL", "direction": "LONG", "entry_price": "150", field: value} if method == "POST" else {field: value}
+    body = {field: value} if method == "PATCH" else {**PLAN, field: value}
 
     response = api.generic(method, path.format(**owned_ids), json.dumps(body), content_type="application/json")
 
