@@ -85,10 +85,13 @@
     const host = typeof target === "string" ? document.getElementById(target) : target;
     host.replaceChildren();
     if (!rows.length) { host.appendChild(el("p", { class: "muted" }, empty)); return; }
-    const head = el("tr", {}, columns.map((c) => el("th", {}, c.label)));
+    // A column with `phone: false` is left out at phone width (CSS .wide-only), so the key columns fit.
+    const wide = (c) => (c.phone === false ? "wide-only" : "");
+    const head = el("tr", {}, columns.map((c) => el("th", { class: wide(c) }, c.label)));
     const body = rows.map((row) => el("tr", {}, columns.map((c) => {
       const value = c.value(row);
-      return el("td", { class: c.cls ? c.cls(row) : "" }, value instanceof Node ? value : (value ?? "–"));
+      const cls = [c.cls ? c.cls(row) : "", wide(c)].filter(Boolean).join(" ");
+      return el("td", { class: cls }, value instanceof Node ? value : (value ?? "–"));
     })));
     host.appendChild(el("div", { class: "table-wrap" }, el("table", {}, el("thead", {}, head), el("tbody", {}, body))));
   }
@@ -132,6 +135,15 @@
     const why = answer.status ? `the server answered ${answer.status}` : "the server could not be reached";
     host.replaceChildren(el("div", { class: "notice bad load-failed", role: "alert" }, `Could not load ${what}: ${why}. `,
       el("button", { type: "button", class: "small retry", onclick: retry }, "Retry")));
+  }
+
+  // The navbar's Menu button (phone width): shows and hides the links.
+  const menuToggle = document.getElementById("menu-toggle");
+  if (menuToggle) {
+    menuToggle.addEventListener("click", () => {
+      const open = menuToggle.closest(".topbar").classList.toggle("open");
+      menuToggle.setAttribute("aria-expanded", String(open));
+    });
   }
 
   window.AL = {

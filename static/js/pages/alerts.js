@@ -19,12 +19,29 @@
   document.querySelectorAll("[data-status]").forEach((button) => button.addEventListener("click", () => { status = button.dataset.status; refresh(); }));
 
   async function setStatus(id, alert_status) { await patch(`/api/v1/alerts/${id}`, { alert_status }); refresh(); }
-  async function editThreshold(alert) {
-    const value = prompt(`New threshold for ${alert.symbol} ${alert.condition_type}`, alert.threshold);
-    if (value === null) return;
-    const { ok, data } = await patch(`/api/v1/alerts/${alert.id}`, { threshold: value });
-    if (!ok) notice(errors(data), "bad");
+
+  // Threshold editing happens in the alert's row: Edit turns the cell into a field (Enter or Save sends
+  // it, Escape or Cancel keeps the old value; a refusal is shown under the field). The draft survives
+  // the table being redrawn by a live update.
+  let editing = null; // { id, draft, error }
+
+  function startEdit(alert) { editing = { id: alert.id, draft: String(Number(alert.threshold)), error: "" }; refresh(); }
+  function cancelEdit() { editing = null; refresh(); }
+  async function saveEdit() {
+    const { ok, data } = await patch(`/api/v1/alerts/${editing.id}`, { threshold: editing.draft.trim() });
+    if (ok) { notice(`Alert #${data.id}: threshold ${Number(data.threshold)}.`, "ok"); editing = null; }
+    else editing.error = errors(data);
     refresh();
+  }
+
+  function thresholdCell(alert) {
+    if (!editing || editing.id !== alert.id) return Number(alert.threshold);
+    const field = el("input", { type: "text", inputmode: "decimal", class: "inline-edit", "aria-label": "Threshold", value: editing.draft,
+      oninput: (e) => { editing.draft = e.target.value; },
+      onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); saveEdit(); } else if (e.key === "Escape") cancelEdit(); } });
+    return el("span", { class: "inline-editor" }, field,
+      el("button", { class: "small primary", onclick: saveEdit }, "Save"), el("button", { class: "small", onclick: cancelEdit }, "Cancel"),
+      editing.error ? el("div", { class: "field-error" }, editing.error) : null);
   }
   async function remove(id) { if (confirm("Delete this alert?")) { await del(`/api/v1/alerts/${id}`); refresh(); } }
 
@@ -32,14 +49,14 @@
     const [alerts, history] = await Promise.all([all(`/api/v1/alerts/list${status ? "?status=" + status : ""}`), get("/api/v1/alerts/history?page_size=50")]);
     const list = (r) => (r.ok ? (Array.isArray(r.data) ? r.data : r.data.results) : []);
     table("alerts-table", [
-      { label: "#", value: (a) => a.id }, { label: "Symbol", value: (a) => a.symbol },
+      { label: "#", value: (a) => a.id, phone: false }, { label: "Symbol", value: (a) => a.symbol },
       { label: "Condition", value: (a) => `${a.condition_type}${a.direction ? " " + a.direction : ""}` },
-      { label: "Threshold", value: (a) => Number(a.threshold) }, { label: "Action", value: (a) => a.action + (a.linked_plan_id ? ` (plan #${a.linked_plan_id})` : "") },
-      { label: "Status", value: (a) => a.alert_status }, { label: "Triggered", value: (a) => a.triggered_at ? new Date(a.triggered_at).toLocaleString() : "–" },
-      { label: "", value: (a) => el("span", {},
+      { label: "Threshold", value: thresholdCell }, { label: "Action", value: (a) => a.action + (a.linked_plan_id ? ` (plan #${a.linked_plan_id})` : ""), phone: false },
+      { label: "Status", value: (a) => a.alert_status }, { label: "Triggered", value: (a) => a.triggered_at ? new Date(a.triggered_at).toLocaleString() : "–", phone: false },
+      { label: "", value: (a) => el("span", { class: "row-actions" },
           a.alert_status === "ACTIVE" ? el("button", { class: "small", onclick: () => setStatus(a.id, "PAUSED") }, "Pause") : null,
           a.alert_status === "PAUSED" ? el("button", { class: "small", onclick: () => setStatus(a.id, "ACTIVE") }, "Resume") : null, " ",
-          ["ACTIVE", "PAUSED"].includes(a.alert_status) ? el("button", { class: "small", onclick: () => editThreshold(a) }, "Edit") : null, " ",
+          ["ACTIVE", "PAUSED"].includes(a.alert_status) ? el("button", { class: "small", onclick: () => startEdit(a) }, "Edit") : null, " ",
           el("button", { class: "small danger", onclick: () => remove(a.id) }, "Delete")) },
     ], list(alerts), "No alerts.");
     table("history", [
@@ -47,6 +64,8 @@
       { label: "Symbol", value: (h) => h.symbol }, { label: "Price", value: (h) => money(h.trigger_price) },
       { label: "Notified", value: (h) => (h.notification_sent ? "yes" : "no") }, { label: "Action", value: (h) => h.action_taken },
     ], list(history), "No alert has fired yet.");
+    const field = document.querySelector("#alerts-table input.inline-edit");
+    if (field) { field.focus(); field.setSelectionRange(field.value.length, field.value.length); }
   }
 
   document.addEventListener("alphaloop:event", (event) => { if (event.detail.channel === "price_alert") refresh(); });

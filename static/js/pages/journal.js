@@ -11,10 +11,11 @@
     const rows = data.results;
     table("journal", [
       { label: "#", value: (j) => el("a", { href: `/journal/${j.id}/` }, `#${j.id}`) }, { label: "Symbol", value: (j) => j.symbol },
-      { label: "Dir", value: (j) => j.direction }, { label: "Entry", value: (j) => `${j.entry_date ?? "–"} @ ${j.entry_price ?? "–"}` },
-      { label: "Exit", value: (j) => `${j.exit_date ?? "–"} @ ${j.exit_price ?? "–"}` },
+      { label: "Dir", value: (j) => j.direction }, { label: "Entry", value: (j) => `${j.entry_date ?? "–"} @ ${j.entry_price ?? "–"}`, phone: false },
+      { label: "Exit", value: (j) => `${j.exit_date ?? "–"} @ ${j.exit_price ?? "–"}`, phone: false },
       { label: "P&L", value: (j) => money(j.realized_pnl), cls: (j) => signClass(j.realized_pnl) },
-      { label: "Emotion", value: (j) => j.emotion_state }, { label: "Mistakes", value: (j) => (j.mistake_tags || []).join(", ") },
+      { label: "Emotion", value: (j) => j.emotion_state, phone: false },
+      { label: "Mistakes", value: (j) => (j.mistake_tags || []).join(", "), phone: false },
       { label: "Status", value: (j) => j.journal_status },
     ], rows, "No journal entries yet: closing a trade creates a draft.");
     document.getElementById("page").textContent = `page ${page} · ${data.count} entries`;
