@@ -119,6 +119,7 @@ class FakeAlpaca:
         self.hold_cancels = False  # True: DELETE leaves orders pending_cancel until confirm_cancel()
         self.data_connection_limit = 1  # Alpaca's market-data stream allows one connection per key
         self.refuse_trading_logins = False  # True: the trading stream answers every login "unauthorized" and closes
+        self.refuse_trading_handshakes = 0  # the next N trading-stream handshakes get HTTP 429 (a reconnect storm)
         self.hold_seconds = 30.0  # how long a "timeout" fault holds its answer at most
         self._faults: list[Fault] = []
         self._fill_next_submit: Decimal | None = None
@@ -606,6 +607,11 @@ class FakeAlpaca:
                 yield None
 
     async def _trading_stream(self, request):
+        with self._lock:
+            refuse = self.refuse_trading_handshakes > 0
+            self.refuse_trading_handshakes -= refuse
+        if refuse:
+            return web.json_response({"code": CODE_RATE_LIMIT, "message": "rate limit exceeded"}, status=429)
         transport = request.transport
         ws = web.WebSocketResponse(autoping=False)
         await ws.prepare(request)

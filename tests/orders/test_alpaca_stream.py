@@ -166,6 +166,34 @@ def test_a_half_open_socket_is_dropped_and_the_fill_it_swallowed_is_booked(alpac
 
 
 @pytest.mark.django_db
+def test_handshakes_refused_with_429_are_retried_and_the_reconnect_catches_up(alpaca, worker, trader_api, account):
+    _buy(trader_api, "storm-1", quantity="2", limit="99.50")
+    until(worker, lambda: worker.updates >= 1)
+    handshakes = len([r for r in alpaca.requests if r.path == "/stream"])
+    alpaca.refuse_trading_handshakes = 2
+    alpaca.drop_streams("trading")
+    alpaca.fill("storm-1", price="99.20")
+
+    until(worker, lambda: worker.catch_ups == 2)
+
+    assert len([r for r in alpaca.requests if r.path == "/stream"]) - handshakes == 3  # two 429s, then in
+    assert (_status("storm-1"), _cash(account)) == (Order.FILLED, D("99801.60"))
+
+
+def test_reconnect_delays_double_from_the_setting_jittered_and_capped(settings):
+    from alphaloop.alpaca_clients import trading_stream
+
+    settings.ALPACA_API_KEY, settings.ALPACA_SECRET_KEY = "PKTEST", "secret"
+    settings.ALPACA_STREAM_BACKOFF_SECONDS, settings.ALPACA_STREAM_MAX_BACKOFF_SECONDS = D("1"), D("60")
+    stream = trading_stream()
+
+    for failures, full in [(1, 1), (2, 2), (3, 4), (6, 32), (7, 60), (40, 60)]:
+        delays = [stream._reconnect_delay(failures) for _ in range(200)]
+        assert full / 2 <= min(delays) and max(delays) <= full  # half to all of the doubled, capped delay
+        assert max(delays) - min(delays) > full / 10  # jittered: a storm of clients spreads out
+
+
+@pytest.mark.django_db
 def test_an_execution_placed_in_alpacas_own_app_is_booked_as_a_broker_order(
     alpaca, worker, account, instrument_factory
 ):
