@@ -43,6 +43,11 @@ def _jobs() -> list[dict]:
             "interval_seconds": 60,
         },
         {
+            "name": "bars_update_job",
+            "task": "marketdata.tasks.bars_update_job",
+            "crontab": {"minute": "40", "hour": "16", "day_of_week": "1-5"},
+        },
+        {
             "name": "signal_scan_job",
             "task": "factors.tasks.signal_scan_job",
             "crontab": {"minute": "45", "hour": "16", "day_of_week": "1-5"},

@@ -96,3 +96,55 @@ def alpaca_bars_import(*, symbols: list[str], start: dt.date, end: dt.date | Non
     with transaction.atomic():
         return [bars_import(symbol=symbol, rows=rows) if rows else ImportResult(symbol=symbol)
                 for symbol, rows in fetched.items()]
+
+
+#: Sessions re-read before a symbol's last stored bar: a late correction is picked up, and a changed
+#: close there means Alpaca re-adjusted the history (a split or dividend since the last update).
+UPDATE_OVERLAP_DAYS = 7
+#: How far back a symbol with no bars yet starts.
+UPDATE_FIRST_DAYS = 365
+ADJUSTED = Decimal("0.0001")
+
+
+def bars_update_symbols() -> list[str]:
+    """The universe (active instruments) and the benchmark, minus instruments holding synthetic demo bars."""
+    from django.conf import settings
+
+    from marketdata.models import Instrument
+
+    wanted = set(Instrument.objects.filter(active=True).values_list("symbol", flat=True))
+    wanted.add(settings.EQUITY_BENCHMARK_SYMBOL.upper())
+    synthetic = set(Instrument.objects.filter(symbol__in=wanted, is_synthetic=True).values_list("symbol", flat=True))
+    return sorted(wanted - synthetic)
+
+
+def alpaca_bars_update(*, symbols: list[str], today: dt.date) -> list[ImportResult]:
+    """Bring each symbol's adjusted daily bars up to ``today`` through the ``import_bars`` upsert.
+
+    Each symbol is read from ``UPDATE_OVERLAP_DAYS`` before its last stored bar. Where an overlapping
+    bar's close differs from the stored one, Alpaca has re-adjusted the past (a split or dividend): that
+    symbol's whole stored history is fetched again, so the series stays on one adjusted scale. All
+    symbols are written in one transaction, or none.
+    """
+    from django.db.models import Max, Min
+
+    from marketdata.models import Bar
+
+    stored = {row["instrument__symbol"]: (row["first"], row["last"]) for row in
+              Bar.objects.filter(instrument__symbol__in=symbols).values("instrument__symbol")
+              .annotate(first=Min("date"), last=Max("date"))}
+    starts = {symbol: (stored[symbol][1] - dt.timedelta(days=UPDATE_OVERLAP_DAYS) if symbol in stored
+                       else today - dt.timedelta(days=UPDATE_FIRST_DAYS)) for symbol in symbols}
+    fetched = alpaca_daily_bars(symbols=symbols, start=min(starts.values()), end=today)
+    readjusted = []
+    for symbol, rows in fetched.items():
+        rows[:] = [row for row in rows if row["date"] >= starts[symbol]]
+        closes = dict(Bar.objects.filter(instrument__symbol=symbol, date__in=[r["date"] for r in rows])
+                      .values_list("date", "close"))
+        if any(abs(row["close"] - closes[row["date"]]) > ADJUSTED for row in rows if row["date"] in closes):
+            readjusted.append(symbol)
+    for symbol in readjusted:
+        fetched[symbol] = alpaca_daily_bars(symbols=[symbol], start=stored[symbol][0], end=today)[symbol]
+    with transaction.atomic():
+        return [bars_import(symbol=symbol, rows=rows) if rows else ImportResult(symbol=symbol)
+                for symbol, rows in sorted(fetched.items())]

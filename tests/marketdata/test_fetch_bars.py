@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from datetime import date
 from decimal import Decimal as D
@@ -136,3 +137,56 @@ def test_fetching_over_a_synthetic_demo_symbol_says_its_other_bars_stay_syntheti
     _, err = _fetch("--symbols", "AAPL", "--start", "2020-01-01")
 
     assert "AAPL holds synthetic demo bars: outside 2020-01-02 to 2020-01-06 they are still synthetic" in err
+
+
+# --- bars_update_job: after each close, the universe and SPY up to today ---------------------------
+
+BEFORE_SPLIT = [(date(2019, 12, 20), "280.00", "282.00", "279.00", "281.00", 1000),
+                (date(2020, 1, 2), "296.24", "300.60", "295.19", "300.35", 2000),
+                (date(2020, 1, 3), "297.15", "300.58", "296.50", "297.43", 3000)]
+SPLIT_DAY = (date(2020, 1, 6), "74.29", "75.15", "73.80", "74.95", 4000)
+
+
+def _quartered(row):
+    day, o, h, low, c, v = row
+    return (day, *(str(D(p) / 4) for p in (o, h, low, c)), v * 4)
+
+
+@pytest.fixture
+def updated_market(settings, time_machine):
+    """AAPL and SPY imported up to Friday 2020-01-03; over the weekend AAPL split 4-for-1."""
+    with FakeAlpaca() as fake:
+        for name, value in fake.settings().items():
+            setattr(settings, name, value)
+        fake.add_bars("AAPL", BEFORE_SPLIT)
+        fake.add_bars("SPY", SPY_RAW)
+        _fetch("--symbols", "AAPL,SPY", "--start", "2019-12-01", "--end", "2020-01-03")
+        fake.add_bars("AAPL", [*BEFORE_SPLIT, SPLIT_DAY], adjusted=[*map(_quartered, BEFORE_SPLIT), SPLIT_DAY])
+        fake.add_bars("SPY", [*SPY_RAW, (date(2020, 1, 6), "320.49", "323.73", "320.36", "323.64", 55_000_000)])
+        time_machine.move_to(dt.datetime(2020, 1, 6, 21, 40, tzinfo=dt.timezone.utc), tick=False)  # 16:40 ET
+        yield fake
+
+
+@pytest.mark.django_db
+def test_bars_update_job_brings_the_universe_and_spy_to_today_and_reads_a_split_into_the_whole_history(updated_market):
+    from marketdata.tasks import bars_update_job
+
+    outcome = bars_update_job()
+
+    assert outcome == {"AAPL": {"created": 1, "updated": 3}, "SPY": {"created": 1, "updated": 2}}
+    assert [c for *_, c, _adj, _v in _stored("AAPL")] == [D("70.25"), D("75.0875"), D("74.3575"), D("74.95")]
+    assert [c for *_, c, _adj, _v in _stored("SPY")] == [D("324.87"), D("322.41"), D("323.64")]
+    starts = [(r.query["symbols"], r.query["start"][:10]) for r in updated_market.requests if r.path == "/v2/stocks/bars"]
+    # the first update reads a week back from Friday; AAPL's changed closes there send it back to its first bar
+    assert starts[-2:] == [("AAPL,SPY", "2019-12-27"), ("AAPL", "2019-12-20")]
+    assert bars_update_job() == {"AAPL": {"created": 0, "updated": 3}, "SPY": {"created": 0, "updated": 3}}
+
+
+@pytest.mark.django_db
+def test_bars_update_job_does_nothing_without_alpaca_keys_or_on_a_holiday(updated_market, settings, time_machine):
+    from marketdata.tasks import bars_update_job
+
+    time_machine.move_to(dt.datetime(2020, 1, 1, 21, 40, tzinfo=dt.timezone.utc), tick=False)
+    assert bars_update_job() == {"skipped": "2020-01-01 is not a session"}
+    settings.ALPACA_API_KEY = ""
+    assert bars_update_job() == {"skipped": "no Alpaca keys (ALPACA_API_KEY, ALPACA_SECRET_KEY)"}
