@@ -10,6 +10,7 @@ from decimal import Decimal
 import pandas as pd
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from alerts.engine import AlertRule
 from alerts.indicators import INDICATOR_BARS, IndicatorStates, indicator_states
@@ -35,6 +36,11 @@ def active_alerts(*, now: datetime, symbols: Iterable[str] | None = None) -> Que
     if symbols is not None:
         queryset = queryset.filter(symbol__in=list(symbols))
     return queryset.select_related("account__user", "linked_plan").order_by("id")
+
+
+def alerts_watched_symbols() -> set[str]:
+    """Symbols of the alerts that can still fire (the streaming feed follows them)."""
+    return set(active_alerts(now=timezone.now()).order_by().values_list("symbol", flat=True).distinct())
 
 
 def alert_rule(alert: PriceAlert) -> AlertRule:

@@ -87,6 +87,17 @@ class PriceTicks(Event):
     ticks: tuple[Tick, ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class MarketDataStale(Event):
+    """The live feed went silent in the session (once per silent spell); ``describe`` says since when."""
+
+    producers = ("marketdata.feeds",)
+    feed: str
+    last_tick_at: datetime | None
+    silent_seconds: int
+    describe: str
+
+
 # --- orders ----------------------------------------------------------------------------------------
 
 
@@ -341,9 +352,9 @@ class ChatReplied(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
-    for cls in (PriceTicks, OrderUpdated, OrderRejected, FillRecorded, FillsImported, RiskWarning, ApprovalRequested,
-                AlertFired, TradeClosed, EquityUpdated, JournalDrafted, SignalFired, NotificationSent, ChatCommand,
-                ChatReplied)
+    for cls in (PriceTicks, MarketDataStale, OrderUpdated, OrderRejected, FillRecorded, FillsImported, RiskWarning,
+                ApprovalRequested, AlertFired, TradeClosed, EquityUpdated, JournalDrafted, SignalFired, NotificationSent,
+                ChatCommand, ChatReplied)
 }
 
 

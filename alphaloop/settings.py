@@ -274,8 +274,13 @@ SIGNAL_NOTIFY_MIN_STRENGTH = config.get_decimal("SIGNAL_NOTIFY_MIN_STRENGTH", "0
 SIGNAL_HORIZON_DAYS = config.get_int("SIGNAL_HORIZON_DAYS", 10, minimum=1)
 BACKTEST_STALE_SECONDS = config.get_int("BACKTEST_STALE_SECONDS", 60, minimum=5)
 EQUITY_BENCHMARK_SYMBOL = env.str("EQUITY_BENCHMARK_SYMBOL", default="SPY")
-MARKET_FEED = config.get_choice("MARKET_FEED", "synthetic", choices=("replay", "synthetic", "none"))
+MARKET_FEED = config.get_choice("MARKET_FEED", "synthetic", choices=("replay", "synthetic", "alpaca", "none"))
 MARKET_FEED_INTERVAL_SECONDS = config.get_decimal("MARKET_FEED_INTERVAL_SECONDS", "2", minimum="0.01")
+# MARKET_FEED=alpaca: the dashboard's watchlist (empty: every active instrument), how often the feed re-reads the
+# symbols that matter, and how long the session may go without a tick before market orders are refused.
+MARKET_FEED_WATCHLIST = [s.strip().upper() for s in env.list("MARKET_FEED_WATCHLIST", default=[]) if s.strip()]
+MARKET_FEED_REFRESH_SECONDS = config.get_decimal("MARKET_FEED_REFRESH_SECONDS", "10", minimum="0.1")
+FEED_STALE_SECONDS = config.get_int("FEED_STALE_SECONDS", 30, minimum=1)
 MARKET_FEED_SPEED = config.get_decimal("MARKET_FEED_SPEED", "60", minimum="0.01")
 
 # --- Alpaca: a real brokerage account and real market data (README "Connect a real account") ---
@@ -291,6 +296,9 @@ if BROKER:
 ALPACA_API_KEY = env.str("ALPACA_API_KEY", default="")
 ALPACA_SECRET_KEY = env.str("ALPACA_SECRET_KEY", default="")
 ALPACA_PAPER = config.get_bool("ALPACA_PAPER", True)
+if MARKET_FEED == "alpaca" and not (ALPACA_API_KEY and ALPACA_SECRET_KEY):
+    raise config.ImproperlyConfigured(
+        "MARKET_FEED=alpaca needs ALPACA_API_KEY and ALPACA_SECRET_KEY (any Alpaca account's keys)")
 
 
 def _alpaca_url(name: str, schemes: tuple[str, ...]) -> str:

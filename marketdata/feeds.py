@@ -1,7 +1,7 @@
 """Market feeds: every batch of ticks goes through ``marketdata.pipeline.ticks_ingest``.
 
 A real provider is one class: subclass ``Feed`` and implement ``run(emit, stop)`` (push
-streams), or ``PollingFeed.batch()`` (pull APIs). ``MARKET_FEED`` picks the built-in one.
+streams, as ``AlpacaFeed``), or ``PollingFeed.batch()`` (pull APIs). ``MARKET_FEED`` picks the built-in one.
 """
 
 from __future__ import annotations
@@ -193,6 +193,122 @@ class ReplayFeed(PollingFeed):
         ]
 
 
+class AlpacaFeed(Feed):
+    """Alpaca's market-data stream: real trades of the symbols that matter, in batches through the pipeline.
+
+    It subscribes to the trades (last sales) of ``marketdata.watch.watched_symbols()`` (open positions,
+    resting orders, pending plans, active alerts, the dashboard's watchlist and the benchmark), re-reads that
+    set every ``refresh`` seconds and subscribes/unsubscribes the difference on the open socket. Trades
+    arriving within ``interval`` seconds make one batch: each symbol's last price and the volume it traded.
+    The stream runs in its own thread (alpaca-py's asyncio loop); alpaca-py reconnects a dropped socket with
+    jittered exponential backoff (1 s doubling to 30 s) and re-subscribes every symbol on the new one.
+
+    A watchdog in the same loop publishes ``MarketDataStale`` once per silent spell
+    (``marketdata.selectors.feed_staleness``: no tick for ``FEED_STALE_SECONDS`` in the session); the order
+    guard reads the same staleness and refuses market orders until ticks resume.
+    """
+
+    name = "alpaca"
+
+    def __init__(self, *, interval: float, refresh: float, symbols: Callable[[], set[str]] | None = None,
+                 stream_factory: Callable[[], object] | None = None, clock: Callable[[], datetime] = timezone.now):
+        from alphaloop.alpaca_clients import stock_data_stream
+        from marketdata.watch import watched_symbols
+
+        self.interval, self.refresh, self.clock = interval, refresh, clock
+        self.symbols = symbols or watched_symbols
+        self.stream_factory = stream_factory or stock_data_stream
+        self.stream = None
+        self.thread: threading.Thread | None = None
+        self.subscribed: set[str] = set()
+        self.pending: dict[str, tuple[Decimal, int]] = {}
+        self.lock = threading.Lock()
+        self.warned = False
+
+    async def _on_trade(self, trade: dict) -> None:
+        """One trade from the stream (in the stream's thread): kept until the next batch."""
+        try:
+            price = trade["p"]
+            price = Decimal(repr(price)) if isinstance(price, float) else Decimal(str(price))
+            size = int(trade.get("s") or 0)
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            logger.warning("alpaca feed: unreadable trade %r", trade)
+            return
+        with self.lock:
+            volume = self.pending.get(trade["S"], (price, 0))[1]
+            self.pending[trade["S"]] = (price, volume + size)
+
+    def _drain(self) -> Quotes:
+        with self.lock:
+            pending, self.pending = self.pending, {}
+        return [(symbol, price, volume) for symbol, (price, volume) in sorted(pending.items())]
+
+    def _follow(self) -> None:
+        """Subscribe to the symbols that now matter and drop the ones that no longer do."""
+        wanted = self.symbols()
+        added, removed = sorted(wanted - self.subscribed), sorted(self.subscribed - wanted)
+        if self.stream is None:
+            if not wanted:
+                return  # alpaca-py spins until a first subscription: open the stream once there is one
+            self.stream = self.stream_factory()
+        try:
+            if removed:
+                self.stream.unsubscribe_trades(*removed)
+                self.subscribed.difference_update(removed)
+            if added:
+                self.stream.subscribe_trades(self._on_trade, *added)
+                self.subscribed.update(added)
+        except Exception as exc:  # the socket is down: alpaca-py re-subscribes its handlers when it is back
+            logger.warning("alpaca feed: subscription change failed (%s); alpaca-py resubscribes on reconnect", exc)
+            self.subscribed.update(added)
+        if added or removed:
+            logger.info("alpaca feed: +%s -%s, following %d symbols", ",".join(added) or "0",
+                        ",".join(removed) or "0", len(self.subscribed))
+        if self.thread is None:
+            self.thread = threading.Thread(target=self.stream.run, name="alpaca-data-stream", daemon=True)
+            self.thread.start()
+
+    def _watch(self, now: datetime) -> None:
+        """Publish ``MarketDataStale`` once when the feed goes silent; re-arm when ticks are back."""
+        from alphaloop import bus
+        from alphaloop.events import MarketDataStale
+        from marketdata.selectors import feed_staleness
+
+        stale = feed_staleness(now)
+        if stale is None:
+            self.warned = False
+        elif not self.warned:
+            self.warned = True
+            logger.warning("alpaca feed: %s", stale.describe())
+            bus.publish(MarketDataStale(feed=self.name, last_tick_at=stale.last_tick_at,
+                                        silent_seconds=stale.silent_seconds, describe=stale.describe(), ts_event=now))
+
+    def run(self, emit: Emit, stop: threading.Event) -> None:
+        next_refresh = self.clock()
+        try:
+            while not stop.is_set():
+                now = self.clock()
+                if now >= next_refresh:
+                    self._follow()
+                    next_refresh = now + timedelta(seconds=self.refresh)
+                if self.thread is not None and not self.thread.is_alive():
+                    raise RuntimeError("the Alpaca data stream ended")
+                if quotes := self._drain():
+                    emit(quotes)
+                self._watch(self.clock())
+                stop.wait(self.interval)
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        if self.stream is not None and self.thread is not None and self.thread.is_alive():
+            try:
+                self.stream.stop()
+            except Exception:
+                logger.exception("alpaca feed: the stream did not stop cleanly")
+            self.thread.join(10)
+
+
 def feed_build(kind: str, **options) -> Feed:
     if kind == "synthetic":
         return SyntheticFeed(  # in real time: it follows the live session (MARKET_FEED_SPEED is the replay's)
@@ -204,7 +320,10 @@ def feed_build(kind: str, **options) -> Feed:
     if kind == "replay":
         return ReplayFeed(symbols=options.get("symbols"), start=options.get("start"),
                           speed=float(options.get("speed") or settings.MARKET_FEED_SPEED))
-    raise ValueError(f"unknown feed {kind!r} (synthetic, replay)")
+    if kind == "alpaca":
+        return AlpacaFeed(interval=float(options.get("interval") or settings.MARKET_FEED_INTERVAL_SECONDS),
+                          refresh=float(settings.MARKET_FEED_REFRESH_SECONDS))
+    raise ValueError(f"unknown feed {kind!r} (synthetic, replay, alpaca)")
 
 
 def pipeline_emit(quotes: Quotes) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 
 import pandas as pd
+from django.conf import settings
+from django.db.models import Max, OuterRef, Subquery
 
-from django.db.models import OuterRef, Subquery
-
+from marketdata import calendar
 from marketdata.models import Bar, Instrument, Quote
 
 PANEL_FIELDS = ("open", "high", "low", "close", "volume")
@@ -70,3 +72,40 @@ def previous_close(symbol: str, before: date) -> Decimal | None:
     return (
         Bar.objects.filter(instrument__symbol=symbol, date__lt=before).order_by("-date").values_list("close", flat=True).first()
     )
+
+
+@dataclass(frozen=True)
+class FeedStaleness:
+    """The streaming feed has been silent too long in the session (``FEED_STALE_SECONDS``)."""
+
+    last_tick_at: datetime | None  # the last tick the feed stored; None if it never ticked
+    silent_seconds: int  # since that tick, or since the session opened when that was later
+
+    def describe(self) -> str:
+        last = "no tick yet" if self.last_tick_at is None else f"the last at {self.last_tick_at:%H:%M:%S} UTC"
+        return (f"No tick from the {settings.MARKET_FEED} market feed for {self.silent_seconds} s ({last}; "
+                f"FEED_STALE_SECONDS={settings.FEED_STALE_SECONDS})")
+
+
+def feed_last_tick_at() -> datetime | None:
+    """When the market feed last stored a tick (its ticks carry ``source="feed"``)."""
+    return Quote.objects.filter(source="feed").aggregate(last=Max("timestamp"))["last"]
+
+
+def feed_staleness(now: datetime) -> FeedStaleness | None:
+    """Whether the live feed is stale at ``now``; None when it is fresh or is not expected to tick.
+
+    Only ``MARKET_FEED=alpaca`` is expected to tick: its prices are the market's, so silence means
+    AlphaLoop no longer knows the price. The synthetic and replay feeds are simulations (a quiet one
+    is not an outdated market) and ``none`` has no feed at all: they are never stale. Outside the
+    regular session nothing trades, so nothing is stale; in the session the clock starts at the later
+    of the last tick and the open (the first ``FEED_STALE_SECONDS`` of a session are grace).
+    """
+    if settings.MARKET_FEED != "alpaca" or not calendar.is_open(now):
+        return None
+    opened = calendar.session_open_close(calendar.current_session(now))[0]
+    last = feed_last_tick_at()
+    silent = (now - max(opened, last) if last is not None else now - opened).total_seconds()
+    if silent < settings.FEED_STALE_SECONDS:
+        return None
+    return FeedStaleness(last_tick_at=last, silent_seconds=int(silent))

@@ -67,6 +67,7 @@ from django.db.models import Sum
 
 from alphaloop.money import ZERO, money, ratio
 from marketdata import calendar
+from marketdata.selectors import feed_staleness
 from orders import selectors
 from orders.ledger import adverse_price, order_commission
 from orders.limits import PreTradeLimits, pretrade_limits
@@ -174,6 +175,7 @@ class OrderSafetyGuard:
         decision.checks = [
             self._halted(account),
             self._trading_hours(),
+            self._market_data(request),
             self._breaker(account, decision),
             self._rate_limit(account),
             self._reducing_only(account, request, position, pending_same_side, closing),
@@ -198,6 +200,18 @@ class OrderSafetyGuard:
         return CheckResult(
             "outside_trading_hours", False,
             f"The NYSE regular session is closed at {_et(self.now)}; it next opens {_et(next_open(self.now))}.",
+        )
+
+    def _market_data(self, request: OrderRequest) -> CheckResult:
+        if request.order_type != Order.MARKET:
+            return CheckResult("stale_market_data", True, "Only a market order needs a live price.")
+        stale = feed_staleness(self.now)
+        if stale is None:
+            return CheckResult("stale_market_data", True, "The market data is current (or no live feed is expected).")
+        return CheckResult(
+            "stale_market_data", False,
+            f"{stale.describe()}: a market order would trade at a price AlphaLoop cannot see. Market orders are "
+            "refused until ticks resume; a limit order may still rest.",
         )
 
     def _breaker(self, account: Account, decision: GuardDecision) -> CheckResult:

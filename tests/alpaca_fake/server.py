@@ -341,6 +341,19 @@ class FakeAlpaca:
             if not self._changed.wait_for(ready, timeout):
                 raise TimeoutError(f"{self.ready_streams(kind)} {kind} stream(s) ready, waited for {count}")
 
+    def data_subscriptions(self, channel: str = "trades") -> set[str]:
+        """The symbols the healthy data sockets are subscribed to on ``channel``."""
+        with self._lock:
+            return set().union(*(c.subscriptions[channel] for c in self._connections
+                                 if c.kind == "data" and c.live and not c.half_open and c.authenticated))
+
+    def wait_for_subscriptions(self, predicate, channel: str = "trades", *, timeout: float = 10.0) -> set[str]:
+        """Block until ``predicate(subscribed symbols)`` holds; returns those symbols."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: predicate(self.data_subscriptions(channel)), timeout):
+                raise TimeoutError(f"data subscriptions {sorted(self.data_subscriptions(channel))} never matched")
+            return self.data_subscriptions(channel)
+
     def ready_streams(self, kind: str) -> int:
         with self._lock:
             return sum(

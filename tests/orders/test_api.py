@@ -158,8 +158,8 @@ def test_preview_names_the_rule_that_would_refuse_and_writes_nothing(trader_api,
     body = response.json()
     assert (body["allowed"], body["code"], body["notional"], body["equity"]) == (False, "max_order_pct", "20100.00", "100000.00")
     assert [c["rule"] for c in body["checks"]] == [
-        "account_halted", "outside_trading_hours", "daily_loss_breaker", "rate_limit", "reducing_only", "max_quantity",
-        "price_band", "max_order_pct", "max_order_value", "buying_power",
+        "account_halted", "outside_trading_hours", "stale_market_data", "daily_loss_breaker", "rate_limit",
+        "reducing_only", "max_quantity", "price_band", "max_order_pct", "max_order_value", "buying_power",
     ]
     assert post(trader_api, "/api/v1/orders/preview", {"symbol": "AAPL", "direction": "BUY", "quantity": "200"}).json()["allowed"] is True
     assert row_counts() == before

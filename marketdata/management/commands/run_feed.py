@@ -10,7 +10,7 @@ class Command(BaseCommand):
     help = "Run the market feed as its own process (production profile); ticks flow through the pipeline."
 
     def add_arguments(self, parser):
-        parser.add_argument("--feed", choices=["synthetic", "replay"], default=None,
+        parser.add_argument("--feed", choices=["synthetic", "replay", "alpaca"], default=None,
                             help="defaults to MARKET_FEED (synthetic when MARKET_FEED=none)")
         parser.add_argument("--interval", type=float, default=None, help="synthetic: seconds between batches")
         parser.add_argument("--speed", type=float, default=None,
