@@ -33,6 +33,11 @@ def _jobs() -> list[dict]:
             "crontab": {"minute": "*/5", "hour": "9-16", "day_of_week": "1-5"},
         },
         {
+            "name": "broker_reconcile_job",
+            "task": "orders.tasks.broker_reconcile_job",
+            "interval_seconds": settings.BROKER_RECONCILE_SECONDS,
+        },
+        {
             "name": "order_expiry_job",
             "task": "orders.tasks.order_expiry_job",
             "crontab": {"minute": "5,35", "hour": "13,16,17", "day_of_week": "1-5"},

@@ -326,6 +326,10 @@ ALPACA_STREAM_PING_SECONDS = config.get_decimal("ALPACA_STREAM_PING_SECONDS", "1
 # The AlphaLoop account (its code) that books executions of orders placed outside AlphaLoop, e.g. in Alpaca's own
 # app; empty: the only non-paper account.
 BROKER_EXTERNAL_ACCOUNT = env.str("BROKER_EXTERNAL_ACCOUNT", default="")
+# Reconciliation against the broker (orders.reconciliation): how often in session, and what a difference does
+# to the account's trading state (reduce: REDUCING, halt: HALTED, warn: nothing but the record and the warning).
+BROKER_RECONCILE_SECONDS = config.get_int("BROKER_RECONCILE_SECONDS", 60, minimum=5)
+BROKER_MISMATCH_ACTION = config.get_choice("BROKER_MISMATCH_ACTION", "reduce", choices=("reduce", "halt", "warn"))
 
 # --- Notifications and LLM ------------------------------------------------------
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")

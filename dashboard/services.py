@@ -24,9 +24,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from alphaloop.versions import cache_call, user_version, version_get
-
 from alerts.models import AlertHistory
+from alphaloop.versions import cache_call, user_version, version_get
 from dashboard.serializers import DashboardSummarySerializer
 from equity.models import EquitySnapshot
 from factors.models import Signal
@@ -37,11 +36,11 @@ from orders.selectors import (
     account_valuation,
     book_read,
     breaker_active,
-    open_positions,
     plan_execution_rate,
     portfolio_exposure,
     previous_close_equity,
     stored_cash,
+    valued_positions,
 )
 
 PCT = Decimal("0.01")
@@ -129,7 +128,7 @@ def account_state_load(*, account: Account, now: datetime) -> AccountState:
     alerts = AlertHistory.objects.filter(account=account).order_by("-trigger_time", "-id")[:5]
     breaker = breaker_active(account, at=now)
     return AccountState(
-        positions=list(open_positions(account)),
+        positions=valued_positions(account),
         cash=stored_cash(account),
         previous_close=previous_close_equity(account, at=now),
         snapshots=list(

@@ -22,6 +22,11 @@ Snapshot conventions (spec 2.1, ``equity_snapshots``):
   peak starts at ``initial_cash``), the sign the backtest metrics use;
 * ``benchmark_return`` is the benchmark's (SPY) close-to-close return from the
   previous session's bar to this session's bar, null when either is missing.
+
+REAL mode: an account reconciled against a real broker gets today's snapshot from the
+broker: reconciled first, then ``total_equity`` is the broker's equity, ``cash`` its cash,
+``market_value`` the difference and ``unrealized_pnl`` that minus the broker's cost of the
+positions. When the broker does not answer, the snapshot is the ledger's (as for paper).
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ from marketdata import calendar
 from marketdata.calendar import market_date, market_day_end
 from marketdata.models import Bar, Quote
 from orders.models import Account, Fill, Position
+from orders.reconciliation import broker_reconcile, reconciled_accounts
+from orders.selectors import broker_books, broker_positions
 
 logger = logging.getLogger(__name__)
 
@@ -280,16 +287,36 @@ def benchmark_return(day: dt.date, prices: Prices | None = None) -> Decimal | No
     return ratio(today / previous - 1)
 
 
+def _broker_figures(account: Account, day: dt.date) -> tuple[Decimal, Decimal, Decimal] | None:
+    """REAL mode, today's session: (cash, market value, unrealized P&L) from the broker, just reconciled."""
+    if day != market_date(timezone.now()) or account.pk not in {a.pk for a in reconciled_accounts()}:
+        return None
+    if broker_reconcile(account=account).status == "unavailable":
+        logger.warning("equity snapshot of account %s on %s: the broker did not answer, the ledger's figures used",
+                       account.pk, day)
+        return None
+    books = broker_books(account)
+    if books is None:
+        return None
+    market_value = books.equity - books.cash
+    cost = sum((p.cost_basis for p in broker_positions(books, account)), Decimal("0"))
+    return books.cash, market_value, market_value - cost
+
+
 def _snapshot_upsert(
-    *, account: Account, day: dt.date, fills: list[LedgerFill], prices: Prices, publish: bool
+    *, account: Account, day: dt.date, fills: list[LedgerFill], prices: Prices, publish: bool,
+    broker: tuple[Decimal, Decimal, Decimal] | None = None,
 ) -> EquitySnapshot:
-    ledger = Ledger(initial_cash=account.initial_cash)
-    ledger.apply_all(fills)
-    marks = _marks(ledger, day, prices)
-    cash = money(ledger.cash)
-    market_value = money(ledger.market_value(marks))
+    if broker is not None:
+        cash, market_value, unrealized = broker
+    else:
+        ledger = Ledger(initial_cash=account.initial_cash)
+        ledger.apply_all(fills)
+        marks = _marks(ledger, day, prices)
+        cash = money(ledger.cash)
+        market_value = money(ledger.market_value(marks))
+        unrealized = money(ledger.unrealized(marks))
     equity = cash + market_value
-    unrealized = money(ledger.unrealized(marks))
     initial = account.initial_cash
 
     earlier = EquitySnapshot.objects.filter(account=account, snapshot_date__lt=day)
@@ -353,8 +380,9 @@ def _require_session(day: dt.date) -> None:
 def create_daily_snapshot(*, account: Account, date: dt.date, publish: bool = True) -> EquitySnapshot:
     """Write (or rewrite) the account's snapshot for session ``date`` and push it as ``equity_update``."""
     _require_session(date)
-    fills = account_fills(account, until=market_day_end(date))
-    return _snapshot_upsert(account=account, day=date, fills=fills, prices=Prices(), publish=publish)
+    broker = _broker_figures(account, date)
+    fills = [] if broker is not None else account_fills(account, until=market_day_end(date))
+    return _snapshot_upsert(account=account, day=date, fills=fills, prices=Prices(), publish=publish, broker=broker)
 
 
 def equity_snapshots_backfill(*, account: Account, start: dt.date, end: dt.date) -> list[EquitySnapshot]:

@@ -5,7 +5,7 @@ from alphaloop.exceptions import ApplicationError
 from alphaloop.money import money
 from alphaloop.net import client_ip
 from orders.cancellation import order_cancel
-from orders.models import Account, ApprovalRequest, Fill, Order, Position, TradingPlan
+from orders.models import Account, ApprovalRequest, BrokerMismatch, BrokerSync, Fill, Order, Position, TradingPlan
 from orders.risk import account_trading_state_set, breaker_reset
 
 
@@ -140,3 +140,37 @@ class ApprovalRequestAdmin(AuditedModelAdmin):
     list_filter = ("status", "decided_via")
     search_fields = ("source", "account__code", "token")
     list_select_related = ("account", "plan")
+
+
+@admin.register(BrokerMismatch)
+class BrokerMismatchAdmin(admin.ModelAdmin):
+    """Differences reconciliation found between the books and the broker: a record, never edited by hand."""
+
+    list_display = ("detected_at", "account", "kind", "symbol", "ours", "theirs", "action", "resolved_at")
+    list_filter = ("kind", "action", ("resolved_at", admin.EmptyFieldListFilter))
+    search_fields = ("symbol", "account__code")
+    list_select_related = ("account",)
+    date_hierarchy = "detected_at"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BrokerSync)
+class BrokerSyncAdmin(admin.ModelAdmin):
+    """What the broker said at the last reconciliation of each account."""
+
+    list_display = ("account", "broker", "connected", "last_success_at", "last_attempt_at", "cash", "equity", "last_error")
+    list_select_related = ("account",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False

@@ -267,3 +267,64 @@ class ApprovalRequest(models.Model):
             return "The request stays pending"
         until = self.expires_at.astimezone(ZoneInfo(settings.MARKET_TIME_ZONE)).strftime("%Y-%m-%d %H:%M ET")
         return f"The request stays pending until {until}"
+
+
+class BrokerSync(models.Model):
+    """What the broker said about an account at the last reconciliation (``orders.reconciliation``).
+
+    One row per account reconciled against a real broker: whether the broker answered, its cash, equity,
+    buying power and positions, and how far its executions have been read. In REAL mode the dashboard,
+    the daily-loss breaker and the equity snapshot read the broker's figures from here.
+    """
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="broker_sync")
+    broker = models.CharField(max_length=32)
+    connected = models.BooleanField(default=False, help_text="The last reconciliation reached the broker")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=255, blank=True)
+    cash = models.DecimalField(**MONEY, null=True, blank=True)
+    equity = models.DecimalField(**MONEY, null=True, blank=True)
+    buying_power = models.DecimalField(**MONEY, null=True, blank=True)
+    positions = models.JSONField(default=list, blank=True, help_text="The broker's positions: [{symbol, quantity, avg_cost}]")
+    executions_read_until = models.DateTimeField(
+        null=True, blank=True, help_text="The broker's executions up to this time are in the ledger"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "broker reconciliation state"
+        verbose_name_plural = "broker reconciliation states"
+
+    def __str__(self) -> str:
+        return f"{self.account} at {self.broker}"
+
+
+class BrokerMismatch(models.Model):
+    """A difference between AlphaLoop's books and the broker's, found by reconciliation. Never overwritten:
+    it stays open until a later reconciliation finds the two agree again (``resolved_at``)."""
+
+    POSITION, CASH, ORDER = "position", "cash", "order"
+    KINDS = [(POSITION, "Position"), (CASH, "Cash"), (ORDER, "Open order")]
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="broker_mismatches")
+    kind = models.CharField(max_length=16, choices=KINDS)
+    symbol = models.CharField(max_length=32, blank=True)
+    ours = models.CharField(max_length=255, help_text="What AlphaLoop's ledger says")
+    theirs = models.CharField(max_length=255, help_text="What the broker says")
+    action = models.CharField(max_length=8, blank=True, help_text="BROKER_MISMATCH_ACTION when it was found")
+    detected_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "resolved_at"], name="idx_mismatch_account_open")]
+        ordering = ["-detected_at", "-id"]
+        verbose_name = "broker mismatch"
+        verbose_name_plural = "broker mismatches"
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.kind} {self.symbol}: ours {self.ours}, broker {self.theirs}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

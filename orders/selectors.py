@@ -21,7 +21,8 @@ from alphaloop.money import RATIO_PLACES, ZERO, money
 from marketdata import calendar
 from marketdata.models import Bar, Instrument, Quote
 from orders import greeks
-from orders.models import Account, Fill, Order, Position, TradingPlan
+from orders.brokers import routes_to_paper
+from orders.models import Account, BrokerSync, Fill, Order, Position, TradingPlan
 
 PCT_PLACES = Decimal("0.0001")
 
@@ -60,6 +61,33 @@ def open_positions(account: Account) -> QuerySet[Position]:
     return Position.objects.filter(account=account).exclude(quantity=0).order_by("symbol")
 
 
+def broker_books(account: Account) -> BrokerSync | None:
+    """REAL mode: the broker's figures of an account that trades at a real broker, once a reconciliation read them.
+
+    The dashboard, the daily-loss breaker and the equity snapshot value such an account from the broker's cash
+    and positions (``orders.reconciliation``); paper accounts (and every account in PAPER mode) from the ledger.
+    """
+    if routes_to_paper(account):
+        return None
+    return BrokerSync.objects.filter(account_id=account.pk, cash__isnull=False).first()
+
+
+def broker_positions(sync: BrokerSync, account: Account) -> list[Position]:
+    """The broker's positions as last reconciled, as unsaved ``Position`` rows (stocks; cost basis in cents)."""
+    rows = []
+    for row in sync.positions:
+        quantity, avg_cost = Decimal(row["quantity"]), Decimal(row["avg_cost"])
+        rows.append(Position(account=account, symbol=row["symbol"], quantity=quantity, avg_cost=avg_cost,
+                             cost_basis=money(quantity * avg_cost)))
+    return rows
+
+
+def valued_positions(account: Account) -> list[Position]:
+    """The positions equity is computed from: the broker's (REAL mode, reconciled), else the ledger's."""
+    books = broker_books(account)
+    return broker_positions(books, account) if books is not None else list(open_positions(account))
+
+
 @dataclass(frozen=True)
 class Book:
     """An account's open positions and the marks of their symbols and underlyings, read once.
@@ -73,7 +101,7 @@ class Book:
 
 def book_load(account: Account, *, extra_symbols: Iterable[str] = ()) -> Book:
     """Open positions and one price read for their symbols, underlyings and ``extra_symbols``."""
-    return book_read(list(open_positions(account)), extra_symbols=extra_symbols)
+    return book_read(valued_positions(account), extra_symbols=extra_symbols)
 
 
 def book_read(positions: list[Position], *, extra_symbols: Iterable[str] = ()) -> Book:
@@ -126,7 +154,11 @@ def account_valuation(account: Account, *, book: Book | None = None, cash: Decim
 
 
 def stored_cash(account: Account) -> Decimal:
-    """Cash as committed now: an ``Account`` instance held across a fill would be stale."""
+    """Cash as committed now (an ``Account`` instance held across a fill would be stale); in REAL mode the broker's
+    cash at the last reconciliation."""
+    books = broker_books(account)
+    if books is not None:
+        return books.cash
     return Account.objects.values_list("cash", flat=True).get(pk=account.pk)
 
 

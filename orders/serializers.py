@@ -11,7 +11,7 @@ from alphaloop.contract import FormBooleanField, FormIntegerField
 from alphaloop.money import PRICE_PLACES
 from orders.external_fills import IMPORT_STATUSES
 from orders.importers import FORMATS
-from orders.models import Account, ApprovalRequest, Fill, Order, TradingPlan
+from orders.models import Account, ApprovalRequest, BrokerMismatch, Fill, Order, TradingPlan
 
 PRICE_FIELD = {"max_digits": 20, "decimal_places": 6}
 POSITIVE = PRICE_PLACES  # the smallest positive price or quantity
@@ -341,3 +341,18 @@ class FillsImportRefusalSerializer(FillsImportReportSerializer):
     """A file with bad rows: nothing was imported; ``errors`` names each line."""
 
     code = serializers.CharField(help_text="import_refused")
+
+
+class BrokerMismatchSerializer(serializers.ModelSerializer):
+    """A difference reconciliation found between AlphaLoop's books (``ours``) and the broker's (``theirs``)."""
+
+    class Meta:
+        model = BrokerMismatch
+        fields = ["id", "account", "kind", "symbol", "ours", "theirs", "action", "detected_at", "resolved_at"]
+        read_only_fields = fields
+
+
+class BrokerMismatchQuerySerializer(serializers.Serializer):
+    account_id = serializers.IntegerField(required=False, help_text="One of your accounts (default: all of them)")
+    open = serializers.BooleanField(required=False, allow_null=True, default=None,
+                                    help_text="true: only unresolved mismatches; false: only resolved ones")

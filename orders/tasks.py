@@ -11,6 +11,7 @@ from orders.approvals import approvals_expire
 from orders.cancellation import orders_expire
 from orders.models import TradingPlan
 from orders.plans import plan_execute, plans_expire
+from orders.reconciliation import broker_reconcile_all
 from orders.risk import breaker_check_all
 
 logger = logging.getLogger(__name__)
@@ -20,6 +21,12 @@ logger = logging.getLogger(__name__)
 def daily_loss_check_job() -> dict:
     """Every 5 minutes in session: trip the daily-loss breaker of accounts past the limit (once per session)."""
     return breaker_check_all()
+
+
+@shared_task(name="orders.tasks.broker_reconcile_job")
+def broker_reconcile_job() -> dict:
+    """Every BROKER_RECONCILE_SECONDS in session (REAL mode): the books against the broker's."""
+    return broker_reconcile_all()
 
 
 @shared_task(name="orders.tasks.order_expiry_job")

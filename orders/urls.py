@@ -14,6 +14,7 @@ urlpatterns = [
     path("orders/<int:pk>/status", views.OrderStatusView.as_view(), name="order-status"),
     path("orders/<int:pk>/cancel", views.OrderCancelView.as_view(), name="order-cancel"),
     path("positions", views.PositionsView.as_view(), name="positions"),
+    path("broker/reconciliation", views.BrokerReconciliationView.as_view(), name="broker-reconciliation"),
     path("exposure", views.ExposureView.as_view(), name="exposure"),
     path("market/session", views.MarketSessionView.as_view(), name="market-session"),
     path("plans/", views.PlanListCreateView.as_view(), name="plan-list"),

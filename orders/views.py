@@ -22,7 +22,7 @@ from orders import selectors
 from orders.approvals import approval_decide
 from orders.cancellation import order_cancel
 from orders.external_fills import fills_import
-from orders.models import ApprovalRequest, Order, TradingPlan
+from orders.models import ApprovalRequest, BrokerMismatch, Order, TradingPlan
 from orders.plans import plan_create, plan_delete, plan_execute, plan_update
 from orders.serializers import (
     AccountSerializer,
@@ -30,6 +30,8 @@ from orders.serializers import (
     ApprovalDecideSerializer,
     ApprovalRefusalSerializer,
     ApprovalSerializer,
+    BrokerMismatchQuerySerializer,
+    BrokerMismatchSerializer,
     ClientOrderIdConflictSerializer,
     ErrorSerializer,
     ExposureSerializer,
@@ -117,6 +119,7 @@ class CurrentAccountView(APIView):
     def get(self, request):
         account = user_account(request.user, query_data(request).get("account_id"))
         valuation = selectors.account_valuation(account)
+        account.cash = valuation["cash"]  # REAL mode: the broker's, as last reconciled
         account.equity = valuation["equity"]
         account.market_value = valuation["market_value"]
         account.unrealized_pnl = valuation["unrealized_pnl"]
@@ -404,3 +407,25 @@ class FillsImportView(APIView):
         if report.status == "refused":
             return Response({**body, "code": "import_refused"}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         return Response(body)
+
+
+# --- reconciliation with the broker -----------------------------------------------------------------------------
+
+class BrokerReconciliationView(generics.ListAPIView):
+    """Differences reconciliation found between your books and the broker's, newest first
+    (``?account_id=``, ``?open=true``, ``?page=``, ``?page_size=``). Another user's account is a 404."""
+
+    serializer_class = BrokerMismatchSerializer
+
+    @extend_schema(parameters=[BrokerMismatchQuerySerializer], tags=["orders"])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = _query(BrokerMismatchQuerySerializer, self.request)
+        mismatches = owned_by(BrokerMismatch.objects.all(), self.request.user)
+        if query.get("account_id") is not None:
+            mismatches = mismatches.filter(account=user_account(self.request.user, query["account_id"]))
+        if query.get("open") is not None:
+            mismatches = mismatches.filter(resolved_at__isnull=query["open"])
+        return mismatches.order_by("-detected_at", "-id")

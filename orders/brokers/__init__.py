@@ -5,7 +5,7 @@ not passed validation and the OrderSafetyGuard, and the order row (with its clie
 is committed before the broker is called, so a crash can never place an order twice.
 
 A real broker integration (``ORDER_MODE=REAL``, ``REAL_BROKER_ADAPTER=package.module.Class``)
-subclasses :class:`Broker`, keeps ``real = True`` and implements the five methods below. The
+subclasses :class:`Broker`, keeps ``real = True`` and implements the seven methods below. The
 adapter is constructed with no arguments (it reads its own credentials from the environment).
 Fills the venue reports later (resting orders, partial executions) are booked with
 ``orders.fills.fill_record(order_id=..., quantity=..., price=..., commission=..., executed_at=...,
@@ -25,6 +25,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 if TYPE_CHECKING:
+    from orders.importers.base import ExternalExecution
     from orders.models import Account, Order
 
 
@@ -70,6 +71,19 @@ class BrokerPosition:
 
 
 @dataclass(frozen=True)
+class BrokerOrder:
+    """An open order as the venue lists it (reconciliation compares them with AlphaLoop's open orders)."""
+
+    broker_order_id: str
+    client_order_id: str
+    symbol: str
+    side: str  # Order.BUY / Order.SELL
+    quantity: Decimal
+    filled_quantity: Decimal
+    status: str  # one of Order.OPEN_STATUSES
+
+
+@dataclass(frozen=True)
 class BrokerAccount:
     cash: Decimal
     equity: Decimal
@@ -111,6 +125,14 @@ class Broker(abc.ABC):
     def account(self, account: Account) -> BrokerAccount:
         """The venue's cash and equity of the account."""
 
+    @abc.abstractmethod
+    def open_orders(self, account: Account) -> list[BrokerOrder]:
+        """The venue's open orders of the account, whoever placed them."""
+
+    @abc.abstractmethod
+    def executions(self, account: Account, *, after: datetime) -> list[ExternalExecution]:
+        """Every execution at the venue after ``after``, whoever placed the order (the venue's execution ids)."""
+
 
 def real_broker_class(path: str | None = None) -> type[Broker]:
     """The class named by ``REAL_BROKER_ADAPTER``, checked to be a real :class:`Broker`."""
@@ -118,7 +140,7 @@ def real_broker_class(path: str | None = None) -> type[Broker]:
     if not path:
         raise ImproperlyConfigured(
             "ORDER_MODE=REAL needs REAL_BROKER_ADAPTER: the dotted path of a class implementing "
-            "orders.brokers.Broker (submit, cancel, status, positions, account). Refusing to start; "
+            "orders.brokers.Broker (submit, cancel, status, positions, account, open_orders, executions). Refusing to start; "
             "set ORDER_MODE=PAPER to trade on the paper broker."
         )
     try:

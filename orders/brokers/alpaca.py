@@ -38,16 +38,34 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import requests
 from alpaca.common.exceptions import APIError
-from alpaca.trading.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from alpaca.trading.enums import OrderSide, OrderStatus, OrderType, QueryOrderStatus, TimeInForce
 from alpaca.trading.models import Order as AlpacaOrder
-from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest, StopLimitOrderRequest, StopOrderRequest
+from alpaca.trading.requests import (
+    GetOrdersRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+    StopLimitOrderRequest,
+    StopOrderRequest,
+)
 from django.conf import settings
 
 from alphaloop import alpaca_clients
-from orders.brokers import Broker, BrokerAccount, BrokerAck, BrokerPosition, BrokerUnavailable, CancelRefused
+from orders.brokers import (
+    Broker,
+    BrokerAccount,
+    BrokerAck,
+    BrokerOrder,
+    BrokerPosition,
+    BrokerUnavailable,
+    CancelRefused,
+)
+from orders.importers import alpaca as alpaca_activities
 from orders.models import Order
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from orders.importers.base import ExternalExecution
     from orders.models import Account
 
 logger = logging.getLogger(__name__)
@@ -62,6 +80,8 @@ FINAL_STATUSES = {OrderStatus.FILLED: Order.FILLED, OrderStatus.CANCELED: Order.
                   OrderStatus.REPLACED: Order.CANCELLED, OrderStatus.EXPIRED: Order.EXPIRED,
                   OrderStatus.REJECTED: Order.REJECTED}
 CODE_CONFLICT = "client_order_id_conflict"
+ACTIVITIES_PAGE = 100  # Alpaca's largest page of account activities
+OPEN_ORDERS_LIMIT = 500  # Alpaca's largest page of orders
 
 
 class _Refused(Exception):
@@ -187,6 +207,30 @@ class AlpacaBroker(Broker):
         row = self._read(self._client.get_account)
         return BrokerAccount(cash=Decimal(row.cash), equity=Decimal(row.equity), currency=row.currency or "USD",
                              buying_power=_decimal(row.buying_power))
+
+    def open_orders(self, account: Account) -> list[BrokerOrder]:
+        rows = self._read(self._client.get_orders, GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=OPEN_ORDERS_LIMIT))
+        return [BrokerOrder(broker_order_id=str(row.id), client_order_id=row.client_order_id or "", symbol=row.symbol,
+                            side=Order.BUY if getattr(row.side, "value", row.side) == "buy" else Order.SELL,
+                            quantity=_decimal(row.qty) or Decimal("0"),
+                            filled_quantity=_decimal(row.filled_qty) or Decimal("0"), status=self.status_of(row))
+                for row in rows]
+
+    def executions(self, account: Account, *, after: datetime) -> list[ExternalExecution]:
+        """The FILL activities after ``after``, every page, oldest first (options and crypto left out)."""
+        entries: list = []
+        params: dict = {"direction": "asc", "page_size": ACTIVITIES_PAGE, "after": after.isoformat()}
+        while True:
+            page = self._read(self._client.get, "/account/activities/FILL", params)
+            entries += page
+            if len(page) < ACTIVITIES_PAGE:
+                break
+            params = {**params, "page_token": page[-1]["id"]}
+        parsed = alpaca_activities.activities_read(entries)
+        if parsed.errors:
+            notes = "; ".join(f"activity {note.line}: {note.message}" for note in parsed.errors[:3])
+            raise BrokerUnavailable(f"Alpaca answered FILL activities AlphaLoop cannot read: {notes}")
+        return parsed.executions
 
     @staticmethod
     def status_of(alpaca_order: AlpacaOrder) -> str:

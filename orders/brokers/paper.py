@@ -32,7 +32,7 @@ from django.utils import timezone
 from alphaloop.events import PriceTicks, Tick
 from marketdata import calendar
 from marketdata.models import Quote
-from orders.brokers import Broker, BrokerAccount, BrokerAck, BrokerFill, BrokerPosition
+from orders.brokers import Broker, BrokerAccount, BrokerAck, BrokerFill, BrokerOrder, BrokerPosition
 from orders.fills import fill_apply
 from orders.ledger import adverse_price, fill_commission
 from orders.models import Account, Order, Position
@@ -138,6 +138,16 @@ class PaperBroker(Broker):
 
         account = Account.objects.get(pk=account.pk)
         return BrokerAccount(cash=account.cash, equity=account_equity(account), currency=account.base_currency)
+
+    def open_orders(self, account: Account) -> list[BrokerOrder]:
+        rows = Order.objects.filter(account=account, status__in=Order.OPEN_STATUSES).order_by("created_at", "id")
+        return [BrokerOrder(broker_order_id=o.broker_order_id, client_order_id=o.client_order_id, symbol=o.symbol,
+                            side=o.side, quantity=o.quantity, filled_quantity=o.filled_quantity, status=o.status)
+                for o in rows]
+
+    def executions(self, account: Account, *, after) -> list:
+        """None happen anywhere else: the paper broker's executions are the ledger's own fills."""
+        return []
 
 
 def resting_candidates(symbol: str, price: Decimal) -> list[tuple[int, int]]:

@@ -47,6 +47,20 @@ def parse(text: str) -> ParsedFile:
     return result
 
 
+def activities_read(entries: list) -> ParsedFile:
+    """Activities Alpaca's REST API answered, already decoded: each is known by its place in the list (1-based)."""
+    result = ParsedFile()
+    for line, entry in enumerate(entries, start=1):
+        result.rows += 1
+        try:
+            result.executions.append(_execution(line, entry))
+        except RowError as exc:
+            result.error(line, str(exc))
+        except _Skip as skip:
+            result.skip(line, str(skip))
+    return result
+
+
 def _read(text: str, result: ParsedFile) -> None:
     """Each element of the list is decoded on its own, so every activity is known by the line it starts on."""
     decoder = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal)

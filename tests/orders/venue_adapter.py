@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from orders.brokers import Broker, BrokerAccount, BrokerAck, BrokerPosition, BrokerUnavailable
+from orders.brokers import Broker, BrokerAccount, BrokerAck, BrokerOrder, BrokerPosition, BrokerUnavailable
 
 
 class RecordingVenue(Broker):
@@ -38,6 +38,12 @@ class RecordingVenue(Broker):
 
     def account(self, account) -> BrokerAccount:
         return BrokerAccount(cash=Decimal("0"), equity=Decimal("0"))
+
+    def open_orders(self, account) -> list[BrokerOrder]:
+        return []
+
+    def executions(self, account, *, after) -> list:
+        return []
 
 
 class NotABroker:
