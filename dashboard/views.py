@@ -9,6 +9,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from alphaloop.scoping import owned_by, user_account
 from journal.models import TradeJournal
+from orders.selectors import broker_panel
 
 
 @login_required
@@ -32,7 +33,16 @@ home = _page("dashboard/home.html", "dashboard")
 equity_page = _page("dashboard/equity.html", "equity")
 journal_page = _page("dashboard/journal.html", "journal")
 alerts_page = _page("dashboard/alerts.html", "alerts")
-orders_page = _page("dashboard/orders.html", "orders")
+
+
+@login_required
+def orders_page(request):
+    """The Orders page; for an account at a real broker, its panel: connection, last reconciliation, open mismatches."""
+    account = user_account(request.user)
+    return render(request, "dashboard/orders.html",
+                  {"active": "orders", "account": account, "broker": broker_panel(account)})
+
+
 backtests_page = _page("dashboard/backtests.html", "backtests")
 signals_page = _page("dashboard/signals.html", "signals")
 

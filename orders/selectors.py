@@ -22,7 +22,7 @@ from marketdata import calendar
 from marketdata.models import Bar, Instrument, Quote
 from orders import greeks
 from orders.brokers import routes_to_paper
-from orders.models import Account, BrokerSync, Fill, Order, Position, TradingPlan
+from orders.models import Account, BrokerMismatch, BrokerSync, Fill, Order, Position, TradingPlan
 
 PCT_PLACES = Decimal("0.0001")
 
@@ -348,4 +348,32 @@ def market_session_get(*, at: datetime | None = None) -> dict:
         "early_close": now.early_close, "holiday": now.holiday, "next_open": now.next_open,
         "next_close": now.next_close, "next_session_early_close": now.next_session_early_close,
         "changes_at": now.changes_at, "orders_accepted": accepted, "orders_detail": orders_detail,
+    }
+
+
+# --- where the account trades, as the navbar and the Orders page say it ------------------------------------------
+
+def trading_venue(account: Account | None) -> dict:
+    """``{"label", "css"}``: PAPER (AlphaLoop's simulator), ALPACA PAPER (Alpaca's paper endpoint, simulated money)
+    or ALPACA LIVE (real money); another real adapter is named by its broker name."""
+    if account is None or routes_to_paper(account):
+        return {"label": "PAPER", "css": "paper"}
+    if settings.REAL_BROKER_ADAPTER == settings.BROKER_ADAPTERS["alpaca"]:
+        return ({"label": "ALPACA PAPER", "css": "alpaca-paper"} if settings.ALPACA_PAPER
+                else {"label": "ALPACA LIVE", "css": "live"})
+    return {"label": f"{settings.REAL_BROKER_ADAPTER.rsplit('.', 1)[-1].upper()} LIVE", "css": "live"}
+
+
+def broker_panel(account: Account) -> dict | None:
+    """The Orders page's broker panel: connection, last reconciliation, open mismatches (None for paper trading)."""
+    if routes_to_paper(account):
+        return None
+    sync = BrokerSync.objects.filter(account_id=account.pk).first()
+    return {
+        "venue": trading_venue(account),
+        "sync": sync,
+        "mismatches": list(BrokerMismatch.objects.filter(account=account, resolved_at__isnull=True)
+                           .order_by("-detected_at", "-id")[:20]),
+        "reconcile_seconds": settings.BROKER_RECONCILE_SECONDS,
+        "action": settings.BROKER_MISMATCH_ACTION,
     }

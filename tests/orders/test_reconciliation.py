@@ -215,3 +215,25 @@ def test_the_api_lists_only_your_own_mismatches_newest_first(
     assert trader_api.get("/api/v1/broker/reconciliation", {"open": "false"}).data["count"] == 0
     assert outsider_api.get("/api/v1/broker/reconciliation").data["count"] == 1  # only their own row
     assert outsider_api.get("/api/v1/broker/reconciliation", {"account_id": account.pk}).status_code == 404
+
+
+# --- the pages ------------------------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("mode", "paper_account", "alpaca_paper", "label", "css"), [
+    ("PAPER", True, True, "PAPER", "mode-paper"),
+    ("REAL", True, True, "PAPER", "mode-paper"),  # a paper account in REAL mode still trades on the simulator
+    ("REAL", False, True, "ALPACA PAPER", "mode-alpaca-paper"),
+    ("REAL", False, False, "ALPACA LIVE", "mode-live"),
+])
+def test_the_navbar_says_where_orders_go(client, user, account, settings, mode, paper_account, alpaca_paper, label,
+                                         css):
+    settings.ORDER_MODE, settings.REAL_BROKER_ADAPTER, settings.ALPACA_PAPER = mode, ADAPTER, alpaca_paper
+    Account.objects.filter(pk=account.pk).update(is_paper=paper_account)
+    client.force_login(user)
+
+    page = client.get("/orders/").content.decode()
+
+    assert f'<span id="trading-mode" class="mode {css}"' in page
+    assert f">{label}</span>" in page
+    assert ('id="broker-panel"' in page) is (label != "PAPER")
