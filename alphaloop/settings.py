@@ -221,6 +221,8 @@ SPECTACULAR_SETTINGS = {
         "BacktestStatusEnum": "backtest.models.BacktestRun.STATUSES",
         "NotificationChannelEnum": "notifications.models.NotificationLog.CHANNELS",
         "FillsImportStatusEnum": "orders.external_fills.IMPORT_STATUSES",
+        "BrokerMismatchKindEnum": "orders.models.BrokerMismatch.KINDS",
+        "JournalTagKindEnum": "journal.models.JournalTag.KINDS",
         "SignalDirectionEnum": "factors.models.Signal.DIRECTIONS",
     },
 }
