@@ -50,6 +50,7 @@ from orders.importers import ExternalExecution
 from orders.importers import alpaca as alpaca_activities
 from orders.importers.base import RowError, decimal_read, id_read, iso_time_read, positive_6dp, symbol_read
 from orders.models import Order
+from orders.reconciliation import broker_reconcile_all
 
 logger = logging.getLogger(__name__)
 
@@ -274,6 +275,17 @@ class AlpacaTradeStream:
         self.catch_ups += 1
         self.last_catch_up = booked
         logger.info("Alpaca catch-up done: %s", booked)
+        self._reconcile()
+
+    @staticmethod
+    def _reconcile() -> None:
+        """Connected and caught up: the books against Alpaca's, at any hour (``orders.reconciliation``)."""
+        try:
+            outcome = broker_reconcile_all(in_session_only=False)
+        except Exception:  # the stream keeps booking; the beat job reconciles again in session
+            logger.exception("reconciliation after connecting to Alpaca failed")
+            return
+        logger.info("Reconciliation after connecting to Alpaca: %s", outcome)
 
     def catch_up(self, *, since: dt.datetime | None) -> dict[str, int]:
         """Book Alpaca's executions and order states since ``since``. Raises when Alpaca or the database fails."""

@@ -1,8 +1,9 @@
 """The navbar's trading-mode badge and the Orders page's broker panel, with the account at a local Alpaca.
 
 A real ``manage.py serve`` (ORDER_MODE=REAL, BROKER=alpaca, no beat, no feed) on a temporary SQLite
-database, talking to the fake Alpaca of tests/alpaca_fake in this process. A position is changed at the
-broker, ``manage.py reconcile_broker`` finds it, and Chromium reads what the page shows.
+database, talking to the fake Alpaca of tests/alpaca_fake in this process. A position was changed at the
+broker before AlphaLoop connected: the trade stream's connection reconciles and finds it, and Chromium
+reads what the page shows; ``manage.py reconcile_broker`` then finds the same mismatch, already recorded.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def alpaca():
     with FakeAlpaca() as fake:
+        fake.set_position("AAPL", "7", "150")  # changed at the broker, outside AlphaLoop
         yield fake
 
 
@@ -113,24 +115,26 @@ def test_the_badge_says_alpaca_paper_and_the_orders_page_shows_the_broker_and_it
     expect(badge).to_have_text("ALPACA PAPER")
     expect(badge).to_have_class("mode mode-alpaca-paper")
 
-    page.goto(f"{server}/orders/")
-    expect(page.locator("#broker-connection")).to_contain_text("Not connected yet")
+    rows = page.locator("#broker-mismatches tbody tr")
+    deadline = time.monotonic() + 90
+    while True:  # the stream worker connects, catches up, then reconciles
+        page.goto(f"{server}/orders/")
+        if rows.count() == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
 
-    alpaca.set_position("AAPL", "7", "150")  # changed at the broker, outside AlphaLoop
-    reconciled = subprocess.run([sys.executable, str(ROOT / "manage.py"), "reconcile_broker"], env=env, cwd=ROOT,
-                                capture_output=True, text=True, timeout=120, check=True)
-    assert "mismatch; 0 execution(s) imported, 1 new mismatch(es), 0 resolved" in reconciled.stdout
-    assert "position AAPL: AlphaLoop 0, broker 7" in reconciled.stdout
-
-    page.goto(f"{server}/orders/")
     expect(page.locator("#broker-panel h2")).to_have_text("Broker ALPACA PAPER")
     expect(page.locator("#broker-connection")).to_have_text("Connected.")
     expect(page.locator("#broker-last-reconciliation")).to_contain_text(
         "broker cash $100000.00, equity $101050.00, buying power $")  # 100,000 + 7 x 150 (Alpaca's mark: cost)
     expect(page.locator("#broker-last-reconciliation")).to_contain_text("BROKER_MISMATCH_ACTION=reduce")
-    row = page.locator("#broker-mismatches tbody tr")
+    row = rows
     expect(row).to_have_count(1)
     expect(row.locator("td").nth(1)).to_have_text("Position")
     expect(row.locator("td").nth(2)).to_have_text("AAPL")
     expect(row.locator("td").nth(3)).to_have_text("0")
     expect(row.locator("td").nth(4)).to_have_text("7")
+
+    reconciled = subprocess.run([sys.executable, str(ROOT / "manage.py"), "reconcile_broker"], env=env, cwd=ROOT,
+                                capture_output=True, text=True, timeout=120, check=True)
+    assert "mismatch; 0 execution(s) imported, 0 new mismatch(es), 0 resolved" in reconciled.stdout

@@ -237,3 +237,25 @@ def test_the_navbar_says_where_orders_go(client, user, account, settings, mode, 
     assert f'<span id="trading-mode" class="mode {css}"' in page
     assert f">{label}</span>" in page
     assert ('id="broker-panel"' in page) is (label != "PAPER")
+
+
+@pytest.mark.django_db
+def test_connecting_the_trade_stream_reconciles_at_any_hour(alpaca, account, time_machine):
+    import time
+
+    from orders.brokers.alpaca_stream import AlpacaTradeStream
+
+    time_machine.move_to(dt.datetime(2026, 11, 24, 23, 0, tzinfo=dt.UTC), tick=False)  # 18:00 ET, market closed
+    alpaca.set_position("AAPL", "4", "100")
+    stream = AlpacaTradeStream().start(booker=False)
+    try:
+        alpaca.wait_for_streams("trading")
+        deadline = time.monotonic() + 20
+        while stream.catch_ups < 1 and time.monotonic() < deadline:
+            stream.step(0.05)
+    finally:
+        stream.stop()
+
+    row = BrokerMismatch.objects.get()
+    assert (row.kind, row.symbol, row.ours, row.theirs) == ("position", "AAPL", "0", "4")
+    assert Account.objects.get(pk=account.pk).trading_state == Account.REDUCING
