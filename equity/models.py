@@ -69,3 +69,24 @@ class TradePnlAttribution(models.Model):
             models.Index(fields=["symbol"], name="idx_symbol"),
         ]
         ordering = ["-trade_date", "-id"]
+
+
+class FifoBook(models.Model):
+    """The open FIFO lots of one (account, symbol) after every fill up to ``through_fill``.
+
+    ``lots`` is ``[[entry_fill_id, "signed open quantity"], ...]`` oldest first (all of one sign).
+    Derived data, written by ``equity.services`` only: ``fifo_rebuild`` restores it from the fills.
+    """
+
+    account = models.ForeignKey("orders.Account", on_delete=models.CASCADE, related_name="fifo_books")
+    symbol = models.CharField(max_length=32)
+    through_fill = models.ForeignKey("orders.Fill", null=True, on_delete=models.SET_NULL, related_name="+")
+    lots = models.JSONField(default=list)
+
+    class Meta:
+        db_table = "equity_fifo_book"
+        verbose_name = "FIFO book"
+        constraints = [models.UniqueConstraint(fields=["account", "symbol"], name="uk_fifo_book_account_symbol")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.symbol} through fill {self.through_fill_id}"

@@ -4,6 +4,24 @@ Fills are the source of truth. Both the attribution and the snapshots are
 rebuilt from them (plus daily bars for marks), so a backfill produces exactly
 what the live path would have written.
 
+Attribution conventions:
+
+* ``fifo_rebuild`` replays every fill of a symbol through the pure ``Ledger`` and
+  makes the ``TradePnlAttribution`` rows equal to the replay. It also stores the
+  open lots left at the end in the symbol's ``FifoBook`` (entry fill ids and
+  signed open quantities, oldest first) with the last fill replayed
+  (``through_fill``, in execution order: ``executed_at``, then id).
+* ``attribution_record_fill`` is incremental: under the account's row lock it
+  reads the book, loads the fills after ``through_fill`` (normally just the new
+  one) and only the entry fills of the lots they close, matches them FIFO
+  exactly as the ledger does, creates the new rows and rewrites the book: the
+  work is in the lots touched, not in the symbol's history.
+* It falls back to the full replay when the book cannot be trusted: a fill
+  executed before ``through_fill`` (late, out of order or corrected), no book
+  while the symbol has other fills (data from before the book existed), or a
+  fill the book refers to was deleted. Both paths write identical rows (a
+  Hypothesis test compares them on random fill sequences).
+
 Snapshot conventions (spec 2.1, ``equity_snapshots``):
 
 * positions and cash are the replay of every fill executed up to the end of the
@@ -39,7 +57,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from alphaloop import bus
@@ -47,8 +65,8 @@ from alphaloop.audit import audit_log_create
 from alphaloop.events import EquityUpdated, TradeClosed
 from alphaloop.exceptions import ApplicationError
 from alphaloop.money import money, ratio
-from equity.ledger import ClosedTrade, Ledger, LedgerFill
-from equity.models import EquitySnapshot, TradePnlAttribution
+from equity.ledger import LONG, SHORT, ClosedTrade, Ledger, LedgerFill
+from equity.models import EquitySnapshot, FifoBook, TradePnlAttribution
 from marketdata import calendar
 from marketdata.calendar import market_date, market_day_end
 from marketdata.models import Bar, Quote
@@ -138,11 +156,14 @@ def _attribution_sync(*, account: Account, symbol: str, live: bool) -> Attributi
     Keyed on (entry_fill, exit_fill): existing pairs are updated in place, new
     ones created (and announced with ``TradeClosed``), pairs the replay no
     longer produces (a late fill changed the matching, a fill was deleted)
-    deleted; their journal entries stay, unlinked. Runs under the
-    account's row lock so two fills of one account never match concurrently.
+    deleted; their journal entries stay, unlinked. Stores the open lots left in
+    the symbol's ``FifoBook``. Runs under the account's row lock so two fills of
+    one account never match concurrently.
     """
     Account.objects.select_for_update().filter(pk=account.pk).first()
-    trades = Ledger(initial_cash=Decimal("0")).apply_all(account_fills(account, symbol=symbol))
+    fills = account_fills(account, symbol=symbol)
+    ledger = Ledger(initial_cash=Decimal("0"))
+    trades = ledger.apply_all(fills)
     rows = list(TradePnlAttribution.objects.filter(account=account, symbol=symbol))
     existing = {(row.entry_fill_id, row.exit_fill_id): row for row in rows if row.entry_fill_id and row.exit_fill_id}
     orphans = [row.pk for row in rows if not (row.entry_fill_id and row.exit_fill_id)]  # a fill was deleted
@@ -167,20 +188,104 @@ def _attribution_sync(*, account: Account, symbol: str, live: bool) -> Attributi
     stale = orphans + [row.pk for row in existing.values()]
     if stale:
         deleted, _ = TradePnlAttribution.objects.filter(pk__in=stale).delete()
+    if fills:
+        FifoBook.objects.update_or_create(account=account, symbol=symbol, defaults={
+            "through_fill_id": fills[-1].id,
+            "lots": [[lot.fill.id, str(lot.quantity)] for lot in ledger.lots.get(symbol, ())],
+        })
+    else:
+        FifoBook.objects.filter(account=account, symbol=symbol).delete()
     for row in created:
         bus.publish(TradeClosed(attribution_id=row.pk, live=live))
     return AttributionSync(created=created, updated=updated, deleted=deleted)
+
+
+def _book_match(lots: list[list], fill: LedgerFill) -> list[tuple[int, Decimal, str]]:
+    """Match ``fill`` against ``lots`` (``[entry_id, signed quantity]``, oldest first) in place, as ``Ledger.apply``
+    does; returns (entry fill id, quantity, direction) of each trade it closed."""
+    remaining = fill.signed_quantity
+    closed = []
+    while remaining and lots and (lots[0][1] > 0) != (remaining > 0):
+        entry_id, open_quantity = lots[0]
+        matched = min(abs(open_quantity), abs(remaining))
+        closed.append((entry_id, matched, LONG if open_quantity > 0 else SHORT))
+        step = matched if open_quantity > 0 else -matched
+        lots[0][1] = open_quantity - step
+        remaining += step
+        if not lots[0][1]:
+            lots.pop(0)
+    if remaining:
+        lots.append([fill.id, remaining])
+    return closed
+
+
+def _attribution_extend(*, fill: Fill) -> list[TradePnlAttribution] | None:
+    """Extend the (account, symbol) book with the fills after its ``through_fill``; ``None`` when only the full
+    replay is right (see the module docstring). Runs under the account's row lock."""
+    account, symbol = fill.account, fill.symbol
+    fills = Fill.objects.filter(account=account, symbol=symbol)
+    book = FifoBook.objects.filter(account=account, symbol=symbol).select_related("through_fill").first()
+    if book is None:
+        if fills.exclude(pk=fill.pk).exists():
+            return None
+        lots: list[list] = []
+        newer = fills
+    else:
+        through = book.through_fill
+        if through is None or (fill.executed_at, fill.pk) < (through.executed_at, through.pk):
+            return None
+        if fill.pk == through.pk:
+            return []  # already recorded
+        lots = [[entry_id, Decimal(quantity)] for entry_id, quantity in book.lots]
+        newer = fills.filter(
+            Q(executed_at__gt=through.executed_at) | Q(executed_at=through.executed_at, pk__gt=through.pk)
+        )
+    multipliers = _multipliers(account)
+    pending = [_ledger_fill(row, multipliers) for row in newer.select_related("order").order_by("executed_at", "id")]
+    matches = []
+    for exit_fill in pending:
+        matches += [(entry_id, exit_fill, quantity, direction)
+                    for entry_id, quantity, direction in _book_match(lots, exit_fill)]
+    entries = {row.id: row for row in pending}
+    wanted = {entry_id for entry_id, *_ in matches} - set(entries)
+    if wanted:
+        loaded = Fill.objects.filter(pk__in=wanted, account=account, symbol=symbol).select_related("order")
+        entries |= {row.pk: _ledger_fill(row, multipliers) for row in loaded}
+        if not wanted <= set(entries):
+            return None  # an entry fill of the book was deleted
+    created = [
+        TradePnlAttribution.objects.create(
+            account=account, entry_fill_id=entry_id, exit_fill_id=exit_fill.id,
+            **_attribution_values(ClosedTrade(
+                entry=entries[entry_id], exit=exit_fill, quantity=quantity, direction=direction,
+            )),
+        )
+        for entry_id, exit_fill, quantity, direction in matches
+    ]
+    if pending:
+        FifoBook.objects.update_or_create(account=account, symbol=symbol, defaults={
+            "through_fill_id": pending[-1].id,
+            "lots": [[entry_id, str(quantity)] for entry_id, quantity in lots],
+        })
+    for row in created:
+        bus.publish(TradeClosed(attribution_id=row.pk, live=True))
+    return created
 
 
 @transaction.atomic
 def attribution_record_fill(*, fill: Fill) -> list[TradePnlAttribution]:
     """Bring the FIFO attribution of the fill's (account, symbol) up to date with every fill so far.
 
-    Returns the closed trades created now: on the live path, where fills are
-    recorded in execution order, exactly the trades ``fill`` closed. Idempotent:
-    recording the same fill again creates nothing.
+    Incremental when the fill comes after every fill already matched; the full replay otherwise (module
+    docstring). Returns the closed trades created now: on the live path, where fills are recorded in
+    execution order, exactly the trades ``fill`` closed. Idempotent: recording the same fill again
+    creates nothing.
     """
-    return _attribution_sync(account=fill.account, symbol=fill.symbol, live=True).created
+    Account.objects.select_for_update().filter(pk=fill.account_id).first()
+    created = _attribution_extend(fill=fill)
+    if created is None:
+        created = _attribution_sync(account=fill.account, symbol=fill.symbol, live=True).created
+    return created
 
 
 @transaction.atomic
