@@ -7,7 +7,13 @@ or the MariaDB database ``bench_orders`` (dropped and re-created) with ``--mysql
 are switched off and the rate limit raised for the run; every other guard rule stays on.
 
     python benchmarks/orders_bench.py [--orders 1000] [--mysql] [--mysql-url mysql://root@127.0.0.1:3306]
-                                      [--without-fill-receivers]
+                                      [--without-fill-receivers] [--history 10000]
+
+``--history N`` times the path twice on one symbol: with 100 earlier fills, then with N. The earlier
+fills (alternate buys and sells of 10 shares, one minute apart, ending two days before the run, so
+the position nets flat) are written in bulk and attributed by ``equity.services.fifo_rebuild``, the
+same service that backfills imported fills, before each timed run; the script prints both
+percentiles and the ratio of the p50s.
 
 ``--without-fill-receivers`` unsubscribes the other apps from ``FillRecorded`` (equity's FIFO
 attribution and journal drafts, the fill notification) to time the orders app's own path.
@@ -96,6 +102,39 @@ def run(account, count: int) -> list[float]:
     return latencies
 
 
+def add_history(account, total: int) -> None:
+    """Bring the symbol's fills up to ``total`` with bulk fills before the run's, then attribute them."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from equity.services import fifo_rebuild
+    from orders.models import Fill, Order
+
+    have = Fill.objects.filter(account=account, symbol="BNCH").count()
+    first = Fill.objects.filter(account=account, symbol="BNCH").order_by("executed_at").first()
+    end = first.executed_at if first is not None else timezone.now() - dt.timedelta(days=2)
+    quantity, price = Decimal("10"), Decimal("100")
+    for chunk in range(have, total, 1000):
+        size = min(1000, total - chunk)
+        stamps = [end - dt.timedelta(minutes=chunk + i + 1) for i in range(size)]
+        sides = ["SELL" if (chunk + i) % 2 == 0 else "BUY" for i in range(size)]  # oldest first is a BUY
+        orders = Order.objects.bulk_create([
+            Order(account=account, client_order_id=f"history-{chunk + i}", symbol="BNCH", side=side,
+                  quantity=quantity, status=Order.FILLED, filled_quantity=quantity, avg_fill_price=price,
+                  filled_at=at)
+            for i, (side, at) in enumerate(zip(sides, stamps))
+        ])
+        if orders[0].pk is None:  # MariaDB returns no ids from a bulk insert
+            orders = list(Order.objects.filter(client_order_id__startswith="history-", fills__isnull=True))
+        Fill.objects.bulk_create([
+            Fill(order=order, account=account, symbol="BNCH", side=order.side, quantity=quantity, price=price,
+                 commission=Decimal("0"), executed_at=order.filled_at)
+            for order in orders
+        ])
+    fifo_rebuild(account=account, symbol="BNCH")
+
+
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
@@ -109,7 +148,11 @@ def main() -> None:
     parser.add_argument("--mysql-url", default="mysql://root@127.0.0.1:3306", help="server URL without a database")
     parser.add_argument("--without-fill-receivers", action="store_true",
                         help="unsubscribe the other apps from FillRecorded (time the orders app alone)")
+    parser.add_argument("--history", type=int, default=None,
+                        help="time at 100 earlier fills on the symbol, then at this many (>= 100)")
     args = parser.parse_args()
+    if args.history is not None and args.history < 100:
+        parser.error("--history must be at least 100")
     url = configure(args)
 
     import django
@@ -124,20 +167,29 @@ def main() -> None:
 
         for subscription in bus.subscriptions(FillRecorded):
             bus.unsubscribe(FillRecorded, subscription.name)
-    run(account, args.warmup)
-    started = time.perf_counter()
-    latencies = run(account, args.orders)
-    elapsed = time.perf_counter() - started
-    connection.close()
-
-    ms = [t * 1000 for t in latencies]
     print(f"database: {connection.vendor} ({url})")
     receivers = "without" if args.without_fill_receivers else "with"
     print(f"orders: {args.orders} market orders, each validated, guarded and filled by the PaperBroker "
           f"({receivers} the FillRecorded subscribers of other apps)")
-    print(f"throughput: {args.orders / elapsed:,.1f} orders/second ({elapsed:.2f} s)")
-    print(f"latency: p50 {percentile(ms, 50):.2f} ms, p99 {percentile(ms, 99):.2f} ms, "
-          f"mean {statistics.fmean(ms):.2f} ms, max {max(ms):.2f} ms")
+    histories = [None] if args.history is None else [100, args.history]
+    p50s = []
+    for history in histories:
+        if history is not None:
+            started = time.perf_counter()
+            add_history(account, history)
+            print(f"history: {history:,} earlier fills on the symbol (written in {time.perf_counter() - started:.1f} s)")
+        run(account, args.warmup)
+        started = time.perf_counter()
+        latencies = run(account, args.orders)
+        elapsed = time.perf_counter() - started
+        ms = [t * 1000 for t in latencies]
+        p50s.append(percentile(ms, 50))
+        print(f"  throughput: {args.orders / elapsed:,.1f} orders/second ({elapsed:.2f} s)")
+        print(f"  latency: p50 {percentile(ms, 50):.2f} ms, p99 {percentile(ms, 99):.2f} ms, "
+              f"mean {statistics.fmean(ms):.2f} ms, max {max(ms):.2f} ms")
+    if len(p50s) == 2:
+        print(f"p50 at {args.history:,} / p50 at 100: {p50s[1] / p50s[0]:.2f}x")
+    connection.close()
 
 
 if __name__ == "__main__":
