@@ -123,7 +123,7 @@ def add_history(account, total: int) -> None:
             Order(account=account, client_order_id=f"history-{chunk + i}", symbol="BNCH", side=side,
                   quantity=quantity, status=Order.FILLED, filled_quantity=quantity, avg_fill_price=price,
                   filled_at=at)
-            for i, (side, at) in enumerate(zip(sides, stamps))
+            for i, (side, at) in enumerate(zip(sides, stamps, strict=True))
         ])
         if orders[0].pk is None:  # MariaDB returns no ids from a bulk insert
             orders = list(Order.objects.filter(client_order_id__startswith="history-", fills__isnull=True))
@@ -177,7 +177,8 @@ def main() -> None:
         if history is not None:
             started = time.perf_counter()
             add_history(account, history)
-            print(f"history: {history:,} earlier fills on the symbol (written in {time.perf_counter() - started:.1f} s)")
+            written = time.perf_counter() - started
+            print(f"history: {history:,} earlier fills on the symbol (written in {written:.1f} s)")
         run(account, args.warmup)
         started = time.perf_counter()
         latencies = run(account, args.orders)
