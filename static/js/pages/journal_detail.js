@@ -7,13 +7,21 @@
 
   function notice(text, cls) { document.getElementById("edit-result").replaceChildren(el("div", { class: "notice " + cls }, text)); }
 
+  // The vocabulary (every page of GET journal/tags): active tags, plus the retired ones this entry already carries.
+  function options(tags, kind, chosen) {
+    return tags.filter((t) => t.kind === kind && (!t.retired || chosen.includes(t.name))).map((t) => el("option",
+      { value: t.name, selected: chosen.includes(t.name) ? "" : null, title: t.description || null },
+      t.retired ? `${t.name} (retired)` : t.name));
+  }
+
   async function loadTags() {
-    const { ok, data: tags } = await AL.all("/api/v1/journal/tags");
-    if (!ok) return;
-    const emotion = read("current-emotion"), mistakes = read("current-mistakes") || [];
-    document.getElementById("emotion").append(...tags.filter((t) => t.kind === "emotion").map((t) => el("option", t.name === emotion ? { value: t.name, selected: "" } : { value: t.name }, t.name)));
-    document.getElementById("mistakes").append(...tags.filter((t) => t.kind === "mistake").map((t) => el("option", mistakes.includes(t.name) ? { value: t.name, selected: "" } : { value: t.name }, t.name)));
     form.journal_status.value = read("current-status");
+    const answer = await AL.all("/api/v1/journal/tags");
+    if (!answer.ok) { AL.failed(document.getElementById("edit-result"), "the emotion and mistake tags", answer, loadTags); return; }
+    const emotion = read("current-emotion"), mistakes = read("current-mistakes") || [];
+    document.getElementById("emotion").replaceChildren(el("option", { value: "" }, "–"), ...options(answer.data, "emotion", emotion ? [emotion] : []));
+    document.getElementById("mistakes").replaceChildren(...options(answer.data, "mistake", mistakes));
+    document.getElementById("edit-result").replaceChildren();
   }
 
   form.addEventListener("submit", async (event) => {
