@@ -165,3 +165,110 @@ def test_the_equity_page_numbers_are_the_apis_in_percent_over_one_window(server,
     assert shown == [(a["label"], f"{a['pct']}%") for a in by_symbol]  # pct is percent already
     top = max(by_symbol, key=lambda a: abs(Decimal(a["pct"])))
     assert abs(Decimal(top["pct"])) > 5  # percent, not a fraction printed with a % sign
+
+
+# --- the journal: tagging, the tag editor, the weekly report (issue 14.2) ----------------------------
+
+
+def _closed_entries(api) -> list[dict]:
+    rows = api.get("/journal/list", params={"size": 100}).json()["results"]
+    return [row for row in rows if row["exit_date"] and row["realized_pnl"] is not None]
+
+
+def _week_rows(page, host: str) -> list[list[str]]:
+    rows = page.locator(f"{host} tbody tr")
+    return [[cell.strip() for cell in rows.nth(i).locator("td").all_text_contents()] for i in range(rows.count())]
+
+
+def _money(value: str) -> str:
+    number = Decimal(value)
+    return f"{'-' if number < 0 else ''}${abs(number):,.2f}"
+
+
+def test_an_entry_tagged_on_its_page_shows_in_the_weekly_reports_breakdown(server, api, page):
+    entry = _closed_entries(api)[0]
+    page.goto(f"{server}/journal/{entry['id']}/")
+    expect(page.locator("#emotion option[value=fomo]")).to_have_count(1)  # the vocabulary is offered
+    expect(page.locator("#mistakes option")).to_have_count(8)  # the built-in mistakes
+    page.select_option("#emotion", "fomo")
+    page.select_option("#mistakes", ["chase_high", "no_stop"])
+    page.click("#edit button[type=submit]")
+    expect(page.locator("#edit-result .notice.ok")).to_have_text("Saved.")
+
+    page.goto(f"{server}/journal/")
+    page.fill("#weekly input[name=date]", entry["exit_date"])
+    page.click("#weekly button[type=submit]")
+    report = api.get("/journal/weekly-report", params={"date": entry["exit_date"]}).json()
+    expect(page.locator("#weekly-emotions tbody tr")).to_have_count(len(report["emotions"]))
+    emotions = {row[0]: row for row in _week_rows(page, "#weekly-emotions")}
+    fomo = next(e for e in report["emotions"] if e["emotion"] == "fomo")
+    assert emotions["fomo"] == ["fomo", str(fomo["trades"]), f"{Decimal(fomo['win_rate']) * 100:.0f}%", _money(fomo["pnl"])]
+    mistakes = {row[0]: row for row in _week_rows(page, "#weekly-mistakes")}
+    for tag in ("chase_high", "no_stop"):
+        expected = next(m for m in report["mistakes"] if m["tag"] == tag)
+        assert mistakes[tag] == [tag, str(expected["count"]), _money(expected["pnl"])]
+    assert Decimal(fomo["pnl"]) == Decimal(entry["realized_pnl"]) or fomo["trades"] > 1
+
+
+def test_a_mistake_tag_added_renamed_and_retired_on_the_journal_page(server, api, page):
+    first, second = _closed_entries(api)[1:3]
+    page.goto(f"{server}/journal/")
+    page.fill("#tag-add input[name=name]", "fat_finger")
+    page.fill("#tag-add input[name=description]", "Typed the wrong size")
+    page.click("#tag-add button[type=submit]")
+    expect(page.locator("#tag-result .notice.ok")).to_have_text("Added fat_finger.")
+    row = page.locator("#tags tbody tr", has=page.locator("td", has_text="fat_finger"))
+    expect(row).to_contain_text("yours")
+
+    row.locator("input[name=rename]").fill("wrong_size")
+    row.locator("button.rename").click()
+    expect(page.locator("#tag-result .notice.ok")).to_contain_text("Renamed fat_finger to wrong_size")
+    renamed = page.locator("#tags tbody tr", has=page.locator("td", has_text="wrong_size"))
+    expect(renamed).to_contain_text("active")
+    expect(page.locator("#tags tbody tr", has=page.locator("td", has_text="chase_high"))).to_contain_text("built-in")
+
+    page.goto(f"{server}/journal/{first['id']}/")
+    page.select_option("#mistakes", ["wrong_size"])
+    page.click("#edit button[type=submit]")
+    expect(page.locator("#edit-result .notice.ok")).to_have_text("Saved.")
+
+    page.goto(f"{server}/journal/")
+    page.locator("#tags tbody tr", has=page.locator("td", has_text="wrong_size")).locator("button.retire").click()
+    expect(page.locator("#tags tbody tr", has=page.locator("td", has_text="wrong_size"))).to_contain_text("retired")
+    expect(page.locator("#journal")).to_contain_text("wrong_size")  # the entry keeps its tag
+
+    page.goto(f"{server}/journal/{second['id']}/")
+    expect(page.locator("#mistakes option")).to_have_count(8)
+    assert page.locator("#mistakes option[value=wrong_size]").count() == 0  # not offered any more
+    page.goto(f"{server}/journal/{first['id']}/")
+    expect(page.locator("#mistakes option[value=wrong_size]")).to_have_text("wrong_size (retired)")
+    assert page.locator("#mistakes option[value=wrong_size]").evaluate("o => o.selected")
+
+
+# --- the journal's numbers (issue 14.10) -------------------------------------------------------------
+
+
+def test_the_journal_shows_prices_to_the_cent_whole_quantities_and_the_context_as_fields(server, api, page):
+    entry = next(e for e in _closed_entries(api) if e["context"] and e["context"]["indicators"]["entry"]["as_of"])
+    assert entry["entry_price"].endswith("0000") and entry["quantity"].endswith(".000000")  # as the API stores them
+    page.goto(f"{server}/journal/?symbol={entry['symbol']}")
+    page.fill("#filters input[name=symbol]", entry["symbol"])
+    page.click("#filters button[type=submit]")
+    row = page.locator("#journal tbody tr", has=page.locator(f"a[href='/journal/{entry['id']}/']"))
+    cells = [c.strip() for c in row.locator("td").all_text_contents()]
+    quantity = f"{Decimal(entry['quantity']).normalize():,f}"
+    assert cells[3] == quantity and "." not in quantity
+    assert cells[4] == f"{entry['entry_date']} @ ${Decimal(entry['entry_price']):,.2f}"
+    assert cells[5] == f"{entry['exit_date']} @ ${Decimal(entry['exit_price']):,.2f}"
+
+    page.goto(f"{server}/journal/{entry['id']}/")
+    expect(page.locator("#entry")).to_have_text(f"{entry['entry_date']} @ ${Decimal(entry['entry_price']):,.2f}")
+    expect(page.locator("#quantity")).to_have_text(quantity)
+    expect(page.locator("#realized-pnl")).to_have_text(_money(entry["realized_pnl"]))
+    context = page.locator("#context")
+    at_entry = entry["context"]["indicators"]["entry"]
+    expect(context).to_contain_text(f"Indicators at entryas of {at_entry['as_of']}")
+    expect(context.locator("tr", has_text="RSI 14").first).to_have_text(f"RSI 14{at_entry['rsi_14']:.1f}")
+    expect(context.locator("tr", has_text="Close vs 50-day average").first).to_have_text(
+        f"Close vs 50-day average{at_entry['sma_50_distance'] * 100:+.2f}%")
+    assert "{" not in context.text_content() and "'" not in context.text_content()  # no Python dict
