@@ -40,3 +40,11 @@ def price_display(price: Decimal | str) -> str:
 def quantity_display(quantity: Decimal | str) -> str:
     """A quantity without trailing zeros: ``5.000000`` reads ``5``, ``0.500000`` reads ``0.5``."""
     return f"{Decimal(quantity).normalize():f}"
+
+
+PERCENT_PLACES = Decimal("0.0001")
+
+
+def percent(fraction: Decimal | None, places: Decimal = PERCENT_PLACES) -> Decimal | None:
+    """A fraction in percent (0.201 -> 20.1000), half up: the API's unit rule, ``*_pct`` fields are percent."""
+    return None if fraction is None else (fraction * 100).quantize(places, rounding=ROUND_HALF_UP)

@@ -6,7 +6,7 @@ from equity.models import EquitySnapshot, TradePnlAttribution
 
 @admin.register(EquitySnapshot)
 class EquitySnapshotAdmin(AuditedModelAdmin):
-    list_display = ("account", "snapshot_date", "total_equity", "cash", "market_value", "daily_return", "cumulative_return", "max_drawdown_pct", "benchmark_return")
+    list_display = ("account", "snapshot_date", "total_equity", "cash", "market_value", "daily_return", "cumulative_return", "max_drawdown", "benchmark_return")
     list_filter = ("account",)
     search_fields = ("account__code",)
     list_select_related = ("account",)

@@ -18,7 +18,8 @@ class EquitySnapshot(models.Model):
     unrealized_pnl = models.DecimalField(**MONEY, default=Decimal("0"))
     daily_return = models.DecimalField(**RATIO, null=True, blank=True)
     cumulative_return = models.DecimalField(**RATIO, null=True, blank=True)
-    max_drawdown_pct = models.DecimalField(**RATIO, null=True, blank=True)
+    # A fraction (-0.05 = 5 % below the running peak), so not named *_pct; the spec's column name is kept.
+    max_drawdown = models.DecimalField(**RATIO, null=True, blank=True, db_column="max_drawdown_pct")
     benchmark_return = models.DecimalField(**RATIO, null=True, blank=True, help_text="SPY daily return")
     created_at = models.DateTimeField(auto_now_add=True)
 

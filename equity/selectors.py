@@ -21,25 +21,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import numpy as np
 from django.conf import settings
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
-from alphaloop.money import money, ratio
+from alphaloop.money import money, percent, ratio
 from equity.models import EquitySnapshot, TradePnlAttribution
 from orders.models import Account
 
 TRADING_DAYS = 252
 GROUPS = {"symbol": "symbol", "strategy": "strategy_tag", "factor": "factor_tag"}
 UNTAGGED = "untagged"
-PCT_PLACES = Decimal("0.01")
-PCT_ZERO = Decimal("0.00")
-
-
-def percent(fraction: Decimal) -> Decimal:
-    return (fraction * 100).quantize(PCT_PLACES, rounding=ROUND_HALF_UP)
+SHARE_PLACES = Decimal("0.01")
 
 
 def equity_snapshots_get(*, account: Account, since: dt.date | None = None, until: dt.date | None = None) -> list[dict]:
@@ -67,7 +62,7 @@ def equity_snapshots_get(*, account: Account, since: dt.date | None = None, unti
                 "cumulative_return": snap.cumulative_return,
                 "benchmark_return": snap.benchmark_return,
                 "drawdown": ratio(snap.total_equity / peak - 1) if peak > 0 else None,
-                "max_drawdown": snap.max_drawdown_pct,
+                "max_drawdown": snap.max_drawdown,
             }
         )
     return rows
@@ -108,7 +103,7 @@ def pnl_attribution_get(
     attributions = []
     for row in sorted(merged.values(), key=lambda r: (-r["pnl"], r["label"])):
         row["pnl"] = money(row["pnl"])
-        row["pct"] = percent(row["pnl"] / gross) if gross else PCT_ZERO
+        row["pct"] = percent(row["pnl"] / gross if gross else Decimal("0"), SHARE_PLACES)
         attributions.append(row)
     return {
         "group_by": group_by,

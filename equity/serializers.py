@@ -54,7 +54,7 @@ class SnapshotSerializer(serializers.ModelSerializer):
         model = EquitySnapshot
         fields = [
             "id", "account", "snapshot_date", "total_equity", "cash", "market_value", "realized_pnl",
-            "unrealized_pnl", "daily_return", "cumulative_return", "max_drawdown_pct", "benchmark_return", "created_at",
+            "unrealized_pnl", "daily_return", "cumulative_return", "max_drawdown", "benchmark_return", "created_at",
         ]
         read_only_fields = fields
 

@@ -35,7 +35,7 @@ Snapshot conventions (spec 2.1, ``equity_snapshots``):
 * ``daily_return`` is against the previous snapshot's equity (``initial_cash``
   for the first snapshot), so compounding the daily returns gives exactly the
   ``cumulative_return`` against ``initial_cash``;
-* ``max_drawdown_pct`` is the running maximum drawdown as a non-positive
+* ``max_drawdown`` is the running maximum drawdown as a non-positive
   fraction (-0.05 = the worst close so far was 5% below the running peak; the
   peak starts at ``initial_cash``), the sign the backtest metrics use;
 * ``benchmark_return`` is the benchmark's (SPY) close-to-close return from the
@@ -429,7 +429,7 @@ def _snapshot_upsert(
     base = previous.total_equity if previous is not None else initial
     peak = max(initial, earlier.aggregate(peak=Max("total_equity"))["peak"] or initial, equity)
     drawdown = ratio(equity / peak - 1) if peak > 0 else None
-    previous_max_dd = previous.max_drawdown_pct if previous is not None else None
+    previous_max_dd = previous.max_drawdown if previous is not None else None
     max_dd = min((v for v in (drawdown, previous_max_dd, Decimal("0")) if v is not None))
 
     values = {
@@ -440,7 +440,7 @@ def _snapshot_upsert(
         "unrealized_pnl": unrealized,
         "daily_return": ratio(equity / base - 1) if base > 0 else None,
         "cumulative_return": ratio(equity / initial - 1) if initial > 0 else None,
-        "max_drawdown_pct": max_dd,
+        "max_drawdown": max_dd,
         "benchmark_return": benchmark_return(day, prices),
     }
     current = EquitySnapshot.objects.filter(account=account, snapshot_date=day).first()
@@ -469,7 +469,7 @@ def _publish(snapshot: EquitySnapshot) -> None:
             "unrealized_pnl": snapshot.unrealized_pnl,
             "daily_return": snapshot.daily_return,
             "cumulative_return": snapshot.cumulative_return,
-            "max_drawdown_pct": snapshot.max_drawdown_pct,
+            "max_drawdown": snapshot.max_drawdown,
             "benchmark_return": snapshot.benchmark_return,
         },
     ))

@@ -7,7 +7,7 @@ the two always judge the same numbers. Plan adherence is defined here:
 * ``stop_respected``: the loss was no worse than 1.1 R (the planned stop plus
   10% of the risk for slippage); null without a planned stop;
 * ``target_reached``: the exit was at or beyond the planned target;
-* ``entry_slippage_pct``: how much worse than the planned entry the fill was
+* ``entry_slippage``: how much worse than the planned entry the fill was, a fraction
   (positive = paid more for a long / sold lower for a short);
 * ``followed``: direction matched, the stop was respected (or none was
   planned) and the trader did not tag ``ignored_plan`` or ``no_stop``.
@@ -63,7 +63,7 @@ def plan_adherence(plan: dict[str, Any] | None, *, direction: str, entry_price: 
         "direction_matches": direction_matches,
         "stop_respected": stop_respected,
         "target_reached": target_reached,
-        "entry_slippage_pct": slippage,
+        "entry_slippage": slippage,
         "followed": followed,
     }
 
@@ -86,11 +86,11 @@ def journal_facts(journal: TradeJournal, *, with_indicators: bool = True) -> dic
     holding_days = None
     if journal.entry_date and journal.exit_date:
         holding_days = (journal.exit_date - journal.entry_date).days
-    return_pct = None
+    trade_return = None
     if journal.entry_price and journal.exit_price is not None:
         sign = 1 if journal.direction == "LONG" else -1
-        return_pct = sign * (journal.exit_price / journal.entry_price - 1)
-        return_pct = return_pct.quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
+        trade_return = sign * (journal.exit_price / journal.entry_price - 1)
+        trade_return = trade_return.quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
     return {
         "journal_id": journal.pk,
         "symbol": journal.symbol,
@@ -102,7 +102,7 @@ def journal_facts(journal: TradeJournal, *, with_indicators: bool = True) -> dic
         "exit_price": journal.exit_price,
         "quantity": journal.quantity,
         "realized_pnl": journal.realized_pnl,
-        "return_pct": return_pct,
+        "trade_return": trade_return,
         "outcome": outcome(journal.realized_pnl),
         "r_multiple": _decimal(plan.get("r_multiple")) if plan else None,
         "plan": plan,

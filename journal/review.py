@@ -99,7 +99,7 @@ def rule_based_review(facts: dict[str, Any]) -> str:
     held = facts["holding_days"]
     lines.append(
         f"Outcome: {facts['outcome']} on {facts['direction']} {facts['symbol']}, P&L {_money(pnl)}"
-        f" ({_pct(facts['return_pct'])}), held {held if held is not None else 'n/a'} day(s)."
+        f" ({_pct(facts['trade_return'])}), held {held if held is not None else 'n/a'} day(s)."
     )
     r = facts["r_multiple"]
     adherence = facts["plan_adherence"]
@@ -114,8 +114,8 @@ def rule_based_review(facts: dict[str, Any]) -> str:
             parts.append("target reached")
         elif adherence["target_reached"] is False:
             parts.append("exited before the target")
-        if adherence["entry_slippage_pct"] is not None:
-            parts.append(f"entry {_pct(adherence['entry_slippage_pct'])} from the planned price")
+        if adherence["entry_slippage"] is not None:
+            parts.append(f"entry {_pct(adherence['entry_slippage'])} from the planned price")
         verdict = "Plan followed" if adherence["followed"] else "Plan NOT followed"
         lines.append(f"{verdict}: " + "; ".join(parts) + ".")
     signal = facts["signal"]

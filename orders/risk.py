@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from alphaloop.audit import audit_log_create
+from alphaloop.money import percent
 from marketdata import calendar
 from orders import publish
 from orders.models import Account, Order
@@ -31,7 +32,7 @@ def breaker_trip(*, account: Account, now: datetime, equity: Decimal, previous: 
     account.breaker_session, account.breaker_tripped_at = session, now
     limit = settings.MAX_DAILY_LOSS_PCT
     data = {"account_id": account.pk, "session": session.isoformat(), "equity": str(equity),
-            "previous_close_equity": str(previous), "daily_pnl_pct": str(pct), "limit_pct": str(limit)}
+            "previous_close_equity": str(previous), "daily_pnl_pct": str(percent(pct)), "limit_pct": str(percent(limit))}
     audit_log_create(action="account.breaker_trip", resource=f"account:{account.pk}", payload=data)
     publish.risk_warning_publish(
         account=account,

@@ -125,9 +125,11 @@ class OrderPreviewSerializer(serializers.Serializer):
     reference_price = serializers.DecimalField(max_digits=20, decimal_places=6, allow_null=True)
     notional = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
     equity = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
-    order_pct = serializers.DecimalField(max_digits=12, decimal_places=6, allow_null=True)
+    order_pct = serializers.DecimalField(max_digits=12, decimal_places=4, allow_null=True,
+                                        help_text="The exposure the order adds, in percent of equity")
     previous_close_equity = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
-    daily_pnl_pct = serializers.DecimalField(max_digits=12, decimal_places=6, allow_null=True)
+    daily_pnl_pct = serializers.DecimalField(max_digits=12, decimal_places=4, allow_null=True,
+                                             help_text="Equity vs the previous close, in percent")
 
 
 class OrderRefusalSerializer(serializers.Serializer):

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from alphaloop.contract import ContractMultiPartParser, query_data
+from alphaloop.money import percent
 from alphaloop.net import client_ip
 from alphaloop.scoping import owned_by, user_account, user_accounts
 from orders import selectors
@@ -177,8 +178,8 @@ class OrderPreviewView(APIView):
             "checks": [{"rule": c.rule, "passed": c.passed, "detail": c.detail} for c in decision.checks],
             "warnings": [warning.as_dict() for warning in decision.warnings], "buying_power": decision.buying_power,
             "reference_price": decision.reference_price, "notional": decision.notional, "equity": decision.equity,
-            "order_pct": decision.order_pct, "previous_close_equity": decision.previous_close_equity,
-            "daily_pnl_pct": decision.daily_pnl_pct,
+            "order_pct": percent(decision.order_pct), "previous_close_equity": decision.previous_close_equity,
+            "daily_pnl_pct": percent(decision.daily_pnl_pct),
         }
         return Response(OrderPreviewSerializer(body).data)
 

@@ -1,5 +1,5 @@
 """Numbers on the server-rendered pages as a trader reads them: prices to the cent (the $0.0001 tick below
-one dollar, as the toasts and the Orders page show them), quantities without trailing zeros, money with
+one dollar, ``alphaloop.money``'s display rounding, as the toasts and the Orders page show them), quantities without trailing zeros, money with
 its sign, and a journal entry's stored context as labelled fields."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from django import template
 
-from orders.publish import display_price
+from alphaloop.money import price_display, quantity_display
 
 register = template.Library()
 DASH = "–"
@@ -30,7 +30,7 @@ def price(value: Any) -> str:
     number = _decimal(value)
     if number is None:
         return DASH
-    text = display_price(abs(number))
+    text = price_display(abs(number))
     whole, _, cents = text.partition(".")
     return f"{'-' if number < 0 else ''}${int(whole):,}.{cents}"
 
@@ -41,7 +41,8 @@ def quantity(value: Any) -> str:
     number = _decimal(value)
     if number is None:
         return DASH
-    return f"{number.normalize():,f}"
+    whole, _, fraction = quantity_display(abs(number)).partition(".")
+    return f"{'-' if number < 0 else ''}{int(whole):,}" + (f".{fraction}" if fraction else "")
 
 
 @register.filter

@@ -26,7 +26,7 @@ def ny(day: dt.date, hour: int = 15, minute: int = 0) -> dt.datetime:
 def _snapshot(account, day, equity, daily=None, bench=None, cumulative=None, max_dd=None):
     return EquitySnapshot.objects.create(
         account=account, snapshot_date=day, total_equity=D(equity), cash=D(equity), daily_return=daily,
-        benchmark_return=bench, cumulative_return=cumulative, max_drawdown_pct=max_dd,
+        benchmark_return=bench, cumulative_return=cumulative, max_drawdown=max_dd,
     )
 
 

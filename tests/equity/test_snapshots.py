@@ -23,7 +23,7 @@ NY = ZoneInfo("America/New_York")
 D = Decimal
 MON, TUE, WED, THU = dt.date(2026, 3, 2), dt.date(2026, 3, 3), dt.date(2026, 3, 4), dt.date(2026, 3, 5)
 FIELDS = ("snapshot_date", "total_equity", "cash", "market_value", "realized_pnl", "unrealized_pnl", "daily_return",
-          "cumulative_return", "max_drawdown_pct", "benchmark_return")
+          "cumulative_return", "max_drawdown", "benchmark_return")
 
 # Worked by hand. initial_cash 100,000. Mon: buy 100 AAPL @ 100 (commission 1). Wed: sell 40 @ 96 (commission 1).
 # AAPL closes 100, 110, 95, 105; SPY closes 500 (Fri), 505, 510.05, 499.849, 500.

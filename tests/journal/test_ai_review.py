@@ -51,12 +51,12 @@ def test_ai_review_sends_the_trades_facts_and_stores_the_answer(api, closed_trad
     assert (facts["symbol"], facts["direction"], facts["entry_price"], facts["exit_price"]) == (
         "ACME", "LONG", "101.000000", "111.000000"
     )
-    assert (facts["realized_pnl"], facts["r_multiple"], facts["holding_days"], facts["return_pct"]) == (
+    assert (facts["realized_pnl"], facts["r_multiple"], facts["holding_days"], facts["trade_return"]) == (
         "498.00", "2.00", 3, "0.0990"
     )
     assert facts["plan"]["stop"] == "95.000000" and facts["plan"]["target"] == "115.000000"
     assert facts["plan_adherence"] == {
-        "direction_matches": True, "stop_respected": True, "target_reached": False, "entry_slippage_pct": "0.0100",
+        "direction_matches": True, "stop_respected": True, "target_reached": False, "entry_slippage": "0.0100",
         "followed": True,
     }
     assert facts["signal"]["win_rate"] == "0.5800" and facts["signal"]["factors"]["mom_12_1"] == 1.2

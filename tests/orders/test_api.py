@@ -157,6 +157,7 @@ def test_preview_names_the_rule_that_would_refuse_and_writes_nothing(trader_api,
     assert response.status_code == 200
     body = response.json()
     assert (body["allowed"], body["code"], body["notional"], body["equity"]) == (False, "max_order_pct", "20100.00", "100000.00")
+    assert body["order_pct"] == "20.1000"  # percent of equity, as every *_pct field
     assert [c["rule"] for c in body["checks"]] == [
         "account_halted", "outside_trading_hours", "stale_market_data", "daily_loss_breaker", "rate_limit",
         "reducing_only", "max_quantity", "price_band", "max_order_pct", "max_order_value", "buying_power",

@@ -157,7 +157,8 @@ def test_a_loss_of_exactly_5pct_from_the_previous_close_trips_the_breaker(accoun
     assert (order.status, order.reject_code) == (Order.REJECTED, "daily_loss_breaker")
     assert account_state(account)["breaker_session"] == dt.date(2026, 11, 24)
     trip = AuditLog.objects.get(action="account.breaker_trip")
-    assert trip.payload["daily_pnl_pct"] == "-0.050000" and trip.payload["previous_close_equity"] == "100000.00"
+    assert (trip.payload["daily_pnl_pct"], trip.payload["limit_pct"]) == ("-5.0000", "5.0000")  # percent
+    assert trip.payload["previous_close_equity"] == "100000.00"
     assert NotificationLog.objects.filter(account=account, event_type="risk_warning").exists()
 
 
