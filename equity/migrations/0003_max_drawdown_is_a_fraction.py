@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("equity", "0001_initial")]
+    dependencies = [("equity", "0002_alter_tradepnlattribution_options")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
