@@ -71,7 +71,11 @@ def server(tmp_path_factory):
         pytest.fail("server did not start: " + (workdir / "serve.log").read_text())
     yield base
     process.terminate()
-    process.wait(timeout=15)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # a loaded machine: the server's shutdown is not what these tests check
+        process.kill()
+        process.wait()
     log.close()
 
 
