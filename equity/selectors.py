@@ -27,14 +27,13 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Count, Max, Q, QuerySet, Sum
 
-from alphaloop.money import money, percent, ratio
+from alphaloop.money import CENT, money, percent, ratio
 from equity.models import EquitySnapshot, TradePnlAttribution
 from orders.models import Account
 
 TRADING_DAYS = 252
 GROUPS = {"symbol": "symbol", "strategy": "strategy_tag", "factor": "factor_tag"}
 UNTAGGED = "untagged"
-SHARE_PLACES = Decimal("0.01")
 
 
 def equity_snapshots_get(*, account: Account, since: dt.date | None = None, until: dt.date | None = None) -> list[dict]:
@@ -103,7 +102,7 @@ def pnl_attribution_get(
     attributions = []
     for row in sorted(merged.values(), key=lambda r: (-r["pnl"], r["label"])):
         row["pnl"] = money(row["pnl"])
-        row["pct"] = percent(row["pnl"] / gross if gross else Decimal("0"), SHARE_PLACES)
+        row["pct"] = percent(row["pnl"] / gross if gross else Decimal("0"), CENT)  # two places of percent
         attributions.append(row)
     return {
         "group_by": group_by,
