@@ -259,6 +259,7 @@ def test_the_journal_shows_prices_to_the_cent_whole_quantities_and_the_context_a
     page.fill("#filters input[name=symbol]", entry["symbol"])
     page.click("#filters button[type=submit]")
     row = page.locator("#journal tbody tr", has=page.locator(f"a[href='/journal/{entry['id']}/']"))
+    expect(row).to_be_visible()  # the filtered list has loaded
     cells = [c.strip() for c in row.locator("td").all_text_contents()]
     quantity = f"{Decimal(entry['quantity']).normalize():,f}"
     assert cells[3] == quantity and "." not in quantity
