@@ -145,7 +145,8 @@ def jwt_signing_key() -> str:
     """JWT_SIGNING_KEY, or the spec's name for it, JWT_SECRET_KEY (both set: they must agree)."""
     ours, spec = env.str("JWT_SIGNING_KEY", default=""), env.str("JWT_SECRET_KEY", default="")
     if ours and spec and ours != spec:
-        raise ImproperlyConfigured("JWT_SIGNING_KEY and JWT_SECRET_KEY (its alias) are both set and differ: set one of them")
+        raise ImproperlyConfigured(
+            "JWT_SIGNING_KEY and JWT_SECRET_KEY (its alias) are both set and differ: set one of them")
     return ours or spec
 
 

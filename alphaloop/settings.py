@@ -106,7 +106,14 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 30},
+            # A consumer waits for its next message with a blocking read of brpop_timeout (5 s): the
+            # client's own read timeout must outlast it, or every quiet socket dies after 5 s (redis-py's
+            # default read timeout is also 5 s). A dead Redis still fails at once (connect timeout).
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 2}],
+                "capacity": 1500,
+                "expiry": 30,
+            },
         }
     }
     CACHES = {

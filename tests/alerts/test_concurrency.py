@@ -12,6 +12,7 @@ from alerts.models import AlertHistory, PriceAlert
 from alerts.services import alert_create, alert_trigger, alerts_check
 from marketdata.pipeline import quote_store
 from notifications.models import NotificationLog
+from tests.waiting import CROSS_PROCESS_SECONDS
 
 from .conftest import MONDAY_1030_ET
 
@@ -25,7 +26,7 @@ def run_together(target) -> list:
 
     def work():
         try:
-            barrier.wait(timeout=10)
+            barrier.wait(timeout=CROSS_PROCESS_SECONDS)
             results.append(target())
         except Exception as exc:  # surfaced by the assertion below
             errors.append(exc)
@@ -36,7 +37,7 @@ def run_together(target) -> list:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=CROSS_PROCESS_SECONDS)
     assert not errors, errors
     assert len(results) == WORKERS
     return results

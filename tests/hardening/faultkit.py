@@ -21,7 +21,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,6 +29,7 @@ from celery import shared_task
 from orders.brokers import BrokerAck
 from orders.brokers.paper import PaperBroker
 from orders.models import Order
+from tests.waiting import CROSS_PROCESS_SECONDS, wait_until
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -66,18 +66,6 @@ def port_open(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.2)
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def wait_until(condition: Callable[[], object], *, timeout: float, interval: float = 0.05, what: str = "condition"):
-    """Poll ``condition`` until it returns something truthy; return it, or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(interval)
 
 
 def database_url_for(database_name: str) -> str:
@@ -153,7 +141,7 @@ def celery_worker(env: dict[str, str], log: Path, name: str, *, loglevel: str = 
     proc = Proc([PYTHON, "-m", "celery", "-A", "alphaloop", "worker", "-l", loglevel, "-P", "prefork", "-c", "1",
                  "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "-I", "faultkit"],
                 env, log)
-    proc.wait_for_output(" ready.", timeout=60)
+    proc.wait_for_output(" ready.", timeout=CROSS_PROCESS_SECONDS)
     return proc
 
 
@@ -166,8 +154,8 @@ def celery_beat(env: dict[str, str], log: Path, workdir: Path) -> Proc:
 def web_server(env: dict[str, str], log: Path, port: int) -> Proc:
     """``manage.py serve`` (Daphne) on 127.0.0.1:``port``, without the embedded beat."""
     proc = Proc([PYTHON, "manage.py", "serve", "--no-beat", "--host", "127.0.0.1", "--port", str(port)], env, log)
-    wait_until(lambda: port_open(port) or (proc.popen.poll() is not None and _exited(proc)), timeout=60,
-               what=f"the server on port {port}")
+    wait_until(lambda: port_open(port) or (proc.popen.poll() is not None and _exited(proc)),
+               timeout=CROSS_PROCESS_SECONDS, what=f"the server on port {port}")
     return proc
 
 
@@ -179,7 +167,7 @@ def redis_server(port: int, workdir: Path) -> Proc:
     """A private redis-server on ``port`` (never the shared one): no persistence, foreground."""
     proc = Proc(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                  "--dir", str(workdir)], dict(os.environ), workdir / f"redis-{port}.log")
-    wait_until(lambda: port_open(port), timeout=10, what=f"redis-server on port {port}")
+    wait_until(lambda: port_open(port), timeout=CROSS_PROCESS_SECONDS, what=f"redis-server on port {port}")
     return proc
 
 

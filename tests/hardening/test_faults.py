@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -40,6 +39,7 @@ from marketdata.pipeline import quote_store  # noqa: E402
 from orders.models import Account, Order  # noqa: E402
 from orders.plans import plan_create  # noqa: E402
 from orders.tasks import daily_loss_check_job, plan_execute_task  # noqa: E402
+from tests.waiting import CROSS_PROCESS_SECONDS  # noqa: E402
 
 JOB = "faults-probe-job"
 PANEL_SYMBOLS, PANEL_DAYS = 300, 1500  # 450,000 bars: a factor_rank run of about 4 s on MariaDB
@@ -139,7 +139,7 @@ def test_an_order_task_killed_after_its_order_is_stored_never_places_it_twice(
     processes.append(first)
 
     result = plan_execute_task.delay(plan.pk)
-    faultkit.wait_until(lambda: broker_log.exists() and broker_log.read_text(), timeout=60, what="the broker call")
+    faultkit.wait_until(lambda: broker_log.exists() and broker_log.read_text(), what="the broker call")
     first.kill_group()
 
     # The worker died inside Broker.submit: the order row with its client_order_id was committed first.
@@ -151,7 +151,7 @@ def test_an_order_task_killed_after_its_order_is_stored_never_places_it_twice(
     second = faultkit.celery_worker(env, tmp_path / "worker-2.log", "orders-2")
     processes.append(second)
     # acks_late: the unacknowledged message comes back after the visibility timeout and runs to the end.
-    assert result.get(timeout=90) == order.pk
+    assert result.get(timeout=CROSS_PROCESS_SECONDS) == order.pk
 
     assert list(Order.objects.filter(account=account).values_list("pk", flat=True)) == [order.pk]
     assert broker_log.read_text().splitlines() == [call]  # the redelivery found the order and sent nothing
@@ -172,15 +172,14 @@ def test_a_backtest_whose_worker_is_killed_is_redelivered_and_finishes(
     processes.append(first)
     run = _big_backtest(user)
 
-    faultkit.wait_until(lambda: _status(run.pk) == BacktestRun.RUNNING, timeout=60, what="the run to start")
-    time.sleep(0.5)
+    faultkit.wait_until(lambda: _status(run.pk) == BacktestRun.RUNNING, what="the run to start")
     first.kill_group()
     killed = BacktestRun.objects.get(pk=run.pk)
     assert killed.status == BacktestRun.RUNNING, "the run finished before the kill: make the panel bigger"
 
     second = faultkit.celery_worker(worker_env(), tmp_path / "worker-2.log", "backtest-2")
     processes.append(second)
-    faultkit.wait_until(lambda: _status(run.pk) in (BacktestRun.SUCCEEDED, BacktestRun.FAILED), timeout=90,
+    faultkit.wait_until(lambda: _status(run.pk) in (BacktestRun.SUCCEEDED, BacktestRun.FAILED),
                         interval=0.2, what="the redelivered run to finish")
 
     run.refresh_from_db()
@@ -203,14 +202,13 @@ def test_a_backtest_whose_pool_process_is_killed_is_retried_once_its_heartbeat_i
     processes.append(worker)
     run = _big_backtest(user)
 
-    faultkit.wait_until(lambda: _status(run.pk) == BacktestRun.RUNNING, timeout=60, what="the run to start")
-    time.sleep(0.5)
+    faultkit.wait_until(lambda: _status(run.pk) == BacktestRun.RUNNING, what="the run to start")
     (child,) = worker.children()
     os.kill(child, signal.SIGKILL)
     killed = BacktestRun.objects.get(pk=run.pk)
     assert killed.status == BacktestRun.RUNNING, "the run finished before the kill: make the panel bigger"
 
-    faultkit.wait_until(lambda: _status(run.pk) in (BacktestRun.SUCCEEDED, BacktestRun.FAILED), timeout=90,
+    faultkit.wait_until(lambda: _status(run.pk) in (BacktestRun.SUCCEEDED, BacktestRun.FAILED),
                         interval=0.2, what="the retried run to finish")
     run.refresh_from_db()
     assert run.status == BacktestRun.SUCCEEDED, run.error
@@ -218,7 +216,7 @@ def test_a_backtest_whose_pool_process_is_killed_is_retried_once_its_heartbeat_i
     # The worker writes its log as it goes: wait for the lines, not for a moment.
     faultkit.wait_until(lambda: "SIGKILL" in worker.output()
                         and worker.output().count("backtest.tasks.backtest_run_task[") >= 3,  # first, requeued, retry
-                        timeout=30, what="the worker's log of the kill and the retries")
+                        what="the worker's log of the kill and the retries")
 
 
 # --- two beat schedulers -------------------------------------------------------------------------
@@ -241,11 +239,11 @@ def test_two_beat_schedulers_run_a_periodic_job_once_per_slot(broker_db, worker_
     def sends() -> list[int]:
         return [beat.output().count(f"Sending due task {JOB}") for beat in beats]
 
-    faultkit.wait_until(lambda: min(sends()) >= 5, timeout=60, interval=0.2, what="both beats to send 5 times")
+    faultkit.wait_until(lambda: min(sends()) >= 5, interval=0.2, what="both beats to send 5 times")
     for beat in beats:
         beat.stop()
     sent = sum(sends())
-    faultkit.wait_until(lambda: sum(map(len, _lock_outcomes(worker))) == sent, timeout=20, what="the worker to drain")
+    faultkit.wait_until(lambda: sum(map(len, _lock_outcomes(worker))) == sent, what="the worker to drain")
     worker.stop()
 
     claimed, skipped = _lock_outcomes(worker)

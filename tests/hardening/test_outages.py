@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +37,7 @@ from journal.models import TradeJournal  # noqa: E402
 from notifications.events import event_deliver, layer_circuit  # noqa: E402
 from notifications.models import LiveEvent, NotificationLog  # noqa: E402
 from notifications.services import notification_send  # noqa: E402
+from tests.waiting import CROSS_PROCESS_SECONDS  # noqa: E402
 
 RECOVERY_SECONDS = 30
 PASSWORD = "outage-drill-password-1"
@@ -124,18 +126,26 @@ def _no_server_errors(responses: dict[str, httpx.Response]) -> None:
             assert response.json()["detail"] and response.json()["code"].endswith("_unavailable"), name
 
 
-async def _ws_first_frames(base: str, path: str, *, subscribe: list[str] | None = None, expect: int = 1) -> list[dict]:
-    """Connect to the WebSocket, optionally subscribe to symbols, return the first ``expect`` messages."""
+async def _ws_first_frames(base: str, path: str, *, subscribe: list[str] | None = None,
+                           then: Callable[[], Awaitable[object]] | None = None, expect: int = 1) -> list[dict]:
+    """Connect to the WebSocket, optionally subscribe to symbols and, once the server confirms the
+    subscription, run ``then``; return the first ``expect`` messages (each awaited, never a fixed pause)."""
     WsClient = faultkit.ws_client_class()
     host, port = base.removeprefix("http://").split(":")
-    client = await asyncio.wait_for(WsClient.connect(host, int(port), path), 10)
+    client = await asyncio.wait_for(WsClient.connect(host, int(port), path), CROSS_PROCESS_SECONDS)
+
+    async def frame() -> dict:
+        return json.loads(await asyncio.wait_for(client.receive_text(), CROSS_PROCESS_SECONDS))
+
     try:
-        frames = [json.loads(await asyncio.wait_for(client.receive_text(), 10))]
+        frames = [await frame()]
         if subscribe:
             await client.send_text(json.dumps({"action": "subscribe", "symbols": subscribe}))
-            frames.append(json.loads(await asyncio.wait_for(client.receive_text(), 10)))
+            frames.append(await frame())  # {"event": "subscribed"}: the socket is in the prices group
+            if then is not None:
+                await then()
         while len(frames) < expect:
-            frames.append(json.loads(await asyncio.wait_for(client.receive_text(), 10)))
+            frames.append(await frame())
         return frames
     finally:
         client.close()
@@ -157,7 +167,8 @@ def test_health_answers_without_credentials_and_names_only_component_states(clie
 
 def test_with_redis_down_the_rest_api_answers_and_live_features_say_they_are_degraded(site, processes, tmp_path):
     base = _serve(site.env(REDIS_URL=f"redis://127.0.0.1:{faultkit.free_port()}/0"), processes, tmp_path)
-    with httpx.Client(base_url=base, headers=site.auth, timeout=20) as api, httpx.Client(base_url=base, timeout=20) as browser:
+    with (httpx.Client(base_url=base, headers=site.auth, timeout=CROSS_PROCESS_SECONDS) as api,
+          httpx.Client(base_url=base, timeout=CROSS_PROCESS_SECONDS) as browser):
         health = api.get("/api/health")
         assert (health.status_code, health.json()) == (
             200, {"status": "degraded", "database": "ok", "redis": "down", "websocket": "degraded", "tasks": "down"})
@@ -200,7 +211,7 @@ def test_a_redis_outage_ends_by_itself_within_30_seconds_of_redis_returning(site
     redis = faultkit.redis_server(redis_port, tmp_path)
     processes.append(redis)
     base = _serve(site.env(REDIS_URL=f"redis://127.0.0.1:{redis_port}/0"), processes, tmp_path)
-    api = httpx.Client(base_url=base, headers=site.auth, timeout=20)
+    api = httpx.Client(base_url=base, headers=site.auth, timeout=CROSS_PROCESS_SECONDS)
 
     def everything_works() -> bool:
         health = api.get("/api/health").json()
@@ -209,12 +220,16 @@ def test_a_redis_outage_ends_by_itself_within_30_seconds_of_redis_returning(site
             return False
 
         async def tick_reaches_socket() -> bool:
-            frames_task = asyncio.ensure_future(_ws_first_frames(
-                base, f"/ws/trading?token={ticket.json()['ticket']}", subscribe=["OUT"], expect=3))
-            await asyncio.sleep(0.5)
-            posted = await asyncio.to_thread(api.post, "/api/v1/market/quotes", json={"symbol": "OUT", "price": "102"})
-            frames = await frames_task
-            return posted.status_code == 201 and frames[2]["channel"] == "price" and frames[2]["data"]["symbol"] == "OUT"
+            posted = []
+
+            async def post_quote() -> None:
+                posted.append(await asyncio.to_thread(api.post, "/api/v1/market/quotes",
+                                                      json={"symbol": "OUT", "price": "102"}))
+
+            frames = await _ws_first_frames(base, f"/ws/trading?token={ticket.json()['ticket']}", subscribe=["OUT"],
+                                            then=post_quote, expect=3)
+            tick = frames[2]
+            return posted[0].status_code == 201 and tick["channel"] == "price" and tick["data"]["symbol"] == "OUT"
 
         try:
             return asyncio.run(tick_reaches_socket())
@@ -280,7 +295,7 @@ def test_while_the_channel_layer_is_down_events_are_stored_and_pushes_pause_then
 
 def test_with_the_database_unreachable_api_and_pages_answer_503_with_a_clear_message(site, processes, tmp_path):
     base = _serve(site.env(DATABASE_URL=f"mysql://root@127.0.0.1:{faultkit.free_port()}/alphaloop"), processes, tmp_path)
-    with httpx.Client(base_url=base, timeout=20) as client:
+    with httpx.Client(base_url=base, timeout=CROSS_PROCESS_SECONDS) as client:
         login_page = client.get("/accounts/login/")
         api = {
             "summary": client.get("/api/v1/dashboard/summary", headers=site.auth),
@@ -318,7 +333,8 @@ def test_a_database_outage_ends_by_itself_within_30_seconds_of_the_database_retu
     url = faultkit.database_url_for(database["NAME"]).replace(f":{database['PORT'] or 3306}/", f":{proxy.port}/")
     base = _serve(faultkit.base_env(DATABASE_URL=url, REDIS_URL=os.environ["REDIS_URL"], LOG_LEVEL="WARNING"),
                   processes, tmp_path)
-    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {AccessToken.for_user(user)}"}, timeout=20)
+    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {AccessToken.for_user(user)}"},
+                          timeout=CROSS_PROCESS_SECONDS)
 
     def summary_works() -> bool:
         return client.get("/api/v1/dashboard/summary").status_code == 200 and \

@@ -71,7 +71,8 @@ def test_the_admin_refuses_a_username_held_in_another_case_on_add_and_on_rename(
     added = client.post("/admin/auth/user/add/", {"username": "BOB", "password1": "Another-pass-9876",
                                                    "password2": "Another-pass-9876", "usable_password": "true"})
     change_form = client.get(f"/admin/auth/user/{alice.pk}/change/").context["adminform"].form
-    data = {k: ("" if v is None else v) for k, v in change_form.initial.items() if k not in {"groups", "user_permissions"}}
+    data = {k: ("" if v is None else v) for k, v in change_form.initial.items()
+            if k not in {"groups", "user_permissions"}}
     renamed = client.post(f"/admin/auth/user/{alice.pk}/change/", {**data, "username": "Bob"})
 
     assert added.status_code == 200 and "A user with that username already exists." in added.content.decode()

@@ -14,6 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from alphaloop.asgi import application
 from notifications.events import PRICES_GROUP, event_message, event_publish, user_group
+from tests.waiting import CROSS_PROCESS_SECONDS, receive_until
 
 ORIGIN, HOST = (b"origin", b"http://testserver"), (b"host", b"testserver")  # what a browser on the site sends
 ws_db = pytest.mark.django_db(transaction=True)
@@ -331,15 +332,39 @@ async def test_an_alert_fired_by_another_process_reaches_this_socket_over_redis(
     env = {**os.environ, "DATABASE_URL": test_db, "DJANGO_SETTINGS_MODULE": "alphaloop.test_settings"}
 
     feed = await asyncio.create_subprocess_exec(sys.executable, "-c", FEED_PROCESS, env=env,
-                                                cwd=str(Path(__file__).resolve().parents[2]))
-    assert await asyncio.wait_for(feed.wait(), timeout=60) == 0
+                                                cwd=str(Path(__file__).resolve().parents[2]),
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output, _ = await asyncio.wait_for(feed.communicate(), CROSS_PROCESS_SECONDS)
+    assert feed.returncode == 0, output.decode()
 
-    messages = [await socket.receive_json_from(timeout=10) for _ in range(3)]
+    # The feed process takes a while to start on a busy machine: wait for the three messages, however long.
+    messages = await receive_until(socket.receive_json_from, lambda got: len(got) == 3,
+                                   what="the tick, the alert and its notification from the feed process")
     by_channel = {m["channel"]: m for m in messages}
     assert by_channel["price"]["data"]["source"] == "feed-process"
     assert by_channel["price_alert"]["data"]["alert_id"] == alert.pk
     assert by_channel["price_alert"]["data"]["price"] == "191.250000"
     assert by_channel["notification"]["event"] == "desktop"
+    await socket.disconnect()
+
+
+@pytest.mark.services
+@ws_db
+async def test_a_socket_idle_longer_than_the_layers_blocking_read_still_gets_the_next_event(user):
+    """channels-redis waits for a message with a blocking read of ``brpop_timeout`` seconds; a Redis
+    client whose own read timeout is no longer (redis-py's default is 5 s) gave up first and the
+    socket's consumer died after 5 quiet seconds."""
+    import asyncio
+
+    socket = await open_socket(user)
+    layer = get_channel_layer()
+    # Quiet longer than one blocking read: what any socket without price subscriptions goes through.
+    await asyncio.sleep(layer.brpop_timeout + 2)
+
+    await publish(user_id=user.pk, channel="order_update", event="FILLED", data={"n": 1})
+    message = await socket.receive_json_from(timeout=CROSS_PROCESS_SECONDS)
+
+    assert (message["channel"], message["event"], message["data"]) == ("order_update", "FILLED", {"n": 1})
     await socket.disconnect()
 
 

@@ -9,6 +9,7 @@ import pytest
 from django.db import close_old_connections, connection
 
 from orders.models import Account, Fill, Order
+from tests.waiting import CROSS_PROCESS_SECONDS
 
 THREADS = 20
 
@@ -20,7 +21,7 @@ def _race(target, count: int) -> list:
 
     def run(i: int) -> None:
         try:
-            barrier.wait(timeout=30)
+            barrier.wait(timeout=CROSS_PROCESS_SECONDS)
             results[i] = target(i)
         except Exception as exc:  # surfaced by the assertions below
             results[i] = exc
