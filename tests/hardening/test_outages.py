@@ -127,15 +127,17 @@ def _no_server_errors(responses: dict[str, httpx.Response]) -> None:
 
 
 async def _ws_first_frames(base: str, path: str, *, subscribe: list[str] | None = None,
-                           then: Callable[[], Awaitable[object]] | None = None, expect: int = 1) -> list[dict]:
+                           then: Callable[[], Awaitable[object]] | None = None, expect: int = 1,
+                           timeout: float = CROSS_PROCESS_SECONDS) -> list[dict]:
     """Connect to the WebSocket, optionally subscribe to symbols and, once the server confirms the
-    subscription, run ``then``; return the first ``expect`` messages (each awaited, never a fixed pause)."""
+    subscription, run ``then``; return the first ``expect`` messages, each awaited up to ``timeout``
+    (never a fixed pause)."""
     WsClient = faultkit.ws_client_class()
     host, port = base.removeprefix("http://").split(":")
-    client = await asyncio.wait_for(WsClient.connect(host, int(port), path), CROSS_PROCESS_SECONDS)
+    client = await asyncio.wait_for(WsClient.connect(host, int(port), path), timeout)
 
     async def frame() -> dict:
-        return json.loads(await asyncio.wait_for(client.receive_text(), CROSS_PROCESS_SECONDS))
+        return json.loads(await asyncio.wait_for(client.receive_text(), timeout))
 
     try:
         frames = [await frame()]
@@ -226,8 +228,9 @@ def test_a_redis_outage_ends_by_itself_within_30_seconds_of_redis_returning(site
                 posted.append(await asyncio.to_thread(api.post, "/api/v1/market/quotes",
                                                       json={"symbol": "OUT", "price": "102"}))
 
+            # One probe of a polling loop: a missed tick fails this attempt quickly and the loop tries again.
             frames = await _ws_first_frames(base, f"/ws/trading?token={ticket.json()['ticket']}", subscribe=["OUT"],
-                                            then=post_quote, expect=3)
+                                            then=post_quote, expect=3, timeout=5)
             tick = frames[2]
             return posted[0].status_code == 201 and tick["channel"] == "price" and tick["data"]["symbol"] == "OUT"
 
