@@ -253,9 +253,9 @@ def test_connecting_the_trade_stream_reconciles_at_any_hour(alpaca, account, tim
         deadline = time.monotonic() + 20
         while stream.catch_ups < 1 and time.monotonic() < deadline:
             stream.step(0.05)
+
+        row = BrokerMismatch.objects.get()  # read before stop(): it closes this thread's connection
+        assert (row.kind, row.symbol, row.ours, row.theirs) == ("position", "AAPL", "0", "4")
+        assert Account.objects.get(pk=account.pk).trading_state == Account.REDUCING
     finally:
         stream.stop()
-
-    row = BrokerMismatch.objects.get()
-    assert (row.kind, row.symbol, row.ours, row.theirs) == ("position", "AAPL", "0", "4")
-    assert Account.objects.get(pk=account.pk).trading_state == Account.REDUCING
