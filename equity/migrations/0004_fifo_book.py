@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('equity', '0002_alter_tradepnlattribution_options'),
+        ('equity', '0003_max_drawdown_is_a_fraction'),
         ('orders', '0005_broker_source_fill_execution_unique'),
     ]
 
