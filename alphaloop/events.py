@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,14 +35,15 @@ class Event:
     ts_init: datetime = field(default_factory=timezone.now)
 
 
-class Notice:
+class Notice(ABC):
     """An event the account holder is told about; ``account_id`` None means every account holder."""
 
     notification_type: ClassVar[str]
     account_id: int | None
 
+    @abstractmethod
     def title(self) -> str:
-        raise NotImplementedError
+        """The notification's one-line title."""
 
     def body(self) -> str:
         return ""
@@ -50,17 +52,19 @@ class Notice:
         return {}
 
 
-class LiveUpdate:
+class LiveUpdate(ABC):
     """An event pushed on a live WebSocket channel of its user (spec 3.6)."""
 
     live_channel: ClassVar[str]
     user_id: int
 
+    @abstractmethod
     def live_event(self) -> str:
-        raise NotImplementedError
+        """The ``event`` of the wire message."""
 
+    @abstractmethod
     def live_data(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The ``data`` of the wire message."""
 
 
 @dataclass(frozen=True)
