@@ -47,14 +47,16 @@ class Subscription:
 _subscriptions: dict[type[Event], dict[str, Subscription]] = {}
 
 
-def subscribe(event_type: type[Event], name: str, handler: Handler, *, in_transaction: bool = False,
-              background: bool = False) -> None:
+def subscribe(
+    event_type: type[Event], name: str, handler: Handler, *, in_transaction: bool = False, background: bool = False
+) -> None:
     """Register (or replace, by name) a subscriber; apps call this from ``AppConfig.ready``."""
     if event_type not in EVENT_TYPES.values():
         raise TypeError(f"{event_type!r} is not an event type of alphaloop.events")
     if in_transaction and background:
         raise ValueError("a subscriber runs either in the producer's transaction or in the background")
-    _subscriptions.setdefault(event_type, {})[name] = Subscription(event_type, name, handler, in_transaction, background)
+    subscription = Subscription(event_type, name, handler, in_transaction, background)
+    _subscriptions.setdefault(event_type, {})[name] = subscription
 
 
 def unsubscribe(event_type: type[Event], name: str) -> None:

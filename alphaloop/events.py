@@ -178,9 +178,9 @@ class FillsImported(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RiskWarning(Event, Notice):
-    producers = ("orders.publish",)
-    notification_type = "risk_warning"
+class WordedNotice(Event, Notice):
+    """A notice whose producer chose its words: ``headline`` and ``detail`` as written, ``facts`` as its data."""
+
     account_id: int
     headline: str
     detail: str
@@ -197,45 +197,28 @@ class RiskWarning(Event, Notice):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApprovalRequested(Event, Notice):
+class RiskWarning(WordedNotice):
+    producers = ("orders.publish",)
+    notification_type = "risk_warning"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalRequested(WordedNotice):
     producers = ("orders.publish",)
     notification_type = "approval_requested"
-    account_id: int
-    headline: str
-    detail: str
-    facts: dict[str, Any]
-
-    def title(self) -> str:
-        return self.headline
-
-    def body(self) -> str:
-        return self.detail
-
-    def data(self) -> dict[str, Any]:
-        return self.facts
 
 
 # --- alerts ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
-class AlertFired(Event, Notice):
+class AlertFired(WordedNotice):
     """An alert triggered and its action ran; ``facts`` is what the notification's data carries."""
 
     producers = ("alerts.services",)
     notification_type = "price_alert"
-    account_id: int
     alert_id: int
     history_id: int
-    headline: str
-    detail: str
-    facts: dict[str, Any]
-
-    def title(self) -> str:
-        return self.headline
-
-    def body(self) -> str:
-        return self.detail
 
     def data(self) -> dict[str, Any]:
         return {"alert_id": self.alert_id, "history_id": self.history_id, **self.facts}
@@ -356,9 +339,9 @@ class ChatReplied(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
-    for cls in (PriceTicks, MarketDataStale, OrderUpdated, OrderRejected, FillRecorded, FillsImported, RiskWarning,
-                ApprovalRequested, AlertFired, TradeClosed, EquityUpdated, JournalDrafted, SignalFired, NotificationSent,
-                ChatCommand, ChatReplied)
+    for cls in (PriceTicks, MarketDataStale, OrderUpdated, OrderRejected, FillRecorded, FillsImported,
+                RiskWarning, ApprovalRequested, AlertFired, TradeClosed, EquityUpdated, JournalDrafted, SignalFired,
+                NotificationSent, ChatCommand, ChatReplied)
 }
 
 

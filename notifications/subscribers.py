@@ -35,12 +35,21 @@ DELIVERED = (NotificationLog.SENT, NotificationLog.PENDING)
 def notice_send(event: Notice) -> None:
     accounts = apps.get_model("orders", "Account").objects.select_related("user")
     # An event of no account (a shared signal) is for every account holder.
-    accounts = accounts.filter(user__is_active=True) if event.account_id is None else accounts.filter(pk=event.account_id)
+    if event.account_id is None:
+        accounts = accounts.filter(user__is_active=True)
+    else:
+        accounts = accounts.filter(pk=event.account_id)
     title, body, data = event.title(), event.body(), event.data()
     for account in accounts:
         rows = notify(account=account, event_type=event.notification_type, title=title, body=body, data=data)
-        bus.publish(NotificationSent(notification_type=event.notification_type, account_id=account.pk, data=data,
-                                     delivered=any(row.status in DELIVERED for row in rows)))
+        bus.publish(
+            NotificationSent(
+                notification_type=event.notification_type,
+                account_id=account.pk,
+                data=data,
+                delivered=any(row.status in DELIVERED for row in rows),
+            )
+        )
 
 
 def live_update_push(event: LiveUpdate) -> None:

@@ -20,11 +20,17 @@ def order_cancel(*, order: Order, user=None, ip_address: str | None = None) -> O
     """Cancel an open order. 409 when it is still being submitted or already final."""
     order = Order.objects.select_related("account").get(pk=order.pk)
     if order.status == Order.NEW:
-        raise ApplicationError("The order is still being submitted to the broker; try again in a moment.",
-                               code="order_not_cancellable", status_code=status.HTTP_409_CONFLICT)
+        raise ApplicationError(
+            "The order is still being submitted to the broker; try again in a moment.",
+            code="order_not_cancellable",
+            status_code=status.HTTP_409_CONFLICT,
+        )
     if not order.is_open:
-        raise ApplicationError(f"The order is {order.status}; only open orders can be cancelled.",
-                               code="order_not_cancellable", status_code=status.HTTP_409_CONFLICT)
+        raise ApplicationError(
+            f"The order is {order.status}; only open orders can be cancelled.",
+            code="order_not_cancellable",
+            status_code=status.HTTP_409_CONFLICT,
+        )
     try:
         broker_for(order.account).cancel(order)
     except BrokerUnavailable as exc:
@@ -38,10 +44,18 @@ def order_cancel(*, order: Order, user=None, ip_address: str | None = None) -> O
         if not claimed and order.status == Order.CANCELLED:
             return order  # the broker's own report of the cancel (its trade stream) was booked first
         if not claimed:
-            raise ApplicationError(f"The order is {order.status}; only open orders can be cancelled.",
-                                   code="order_not_cancellable", status_code=status.HTTP_409_CONFLICT)
-        audit_log_create(action="order.cancel", resource=f"order:{order.pk}", user=user, ip_address=ip_address,
-                         payload={"filled_quantity": order.filled_quantity, "remaining": order.remaining_quantity})
+            raise ApplicationError(
+                f"The order is {order.status}; only open orders can be cancelled.",
+                code="order_not_cancellable",
+                status_code=status.HTTP_409_CONFLICT,
+            )
+        audit_log_create(
+            action="order.cancel",
+            resource=f"order:{order.pk}",
+            user=user,
+            ip_address=ip_address,
+            payload={"filled_quantity": order.filled_quantity, "remaining": order.remaining_quantity},
+        )
         publish.order_transition_publish(order, user_id=order.account.user_id)
     return order
 
@@ -63,8 +77,11 @@ def orders_expire(*, now: datetime | None = None) -> list[int]:
             if not claimed:
                 continue
             order = Order.objects.get(pk=order_id)
-            audit_log_create(action="order.expire", resource=f"order:{order_id}",
-                             payload={"session": closed, "filled_quantity": order.filled_quantity})
+            audit_log_create(
+                action="order.expire",
+                resource=f"order:{order_id}",
+                payload={"session": closed, "filled_quantity": order.filled_quantity},
+            )
             publish.order_transition_publish(order, user_id=user_id)
             expired.append(order_id)
     return expired

@@ -16,8 +16,20 @@ from marketdata.models import Instrument
 from orders.models import Account, Order, TradingPlan
 from orders.submission import ORDER_TYPES, number_field, order_submit
 
-PLAN_EDITABLE = ("symbol", "direction", "entry_price", "stop_price", "target_price", "quantity", "order_type",
-                 "status", "valid_until", "strategy_tag", "factor_tag", "notes")
+PLAN_EDITABLE = (
+    "symbol",
+    "direction",
+    "entry_price",
+    "stop_price",
+    "target_price",
+    "quantity",
+    "order_type",
+    "status",
+    "valid_until",
+    "strategy_tag",
+    "factor_tag",
+    "notes",
+)
 PLAN_USER_STATUSES = (TradingPlan.PENDING, TradingPlan.ACTIVE, TradingPlan.CANCELLED)
 
 
@@ -40,9 +52,13 @@ def _plan_validate(values: dict, *, now: datetime, creating: bool) -> None:
     if entry is not None and not errors.get("direction"):
         long = values["direction"] == TradingPlan.LONG
         if stop is not None and "stop_price" not in errors and (stop >= entry if long else stop <= entry):
-            errors["stop_price"] = ["A long plan's stop is below its entry." if long else "A short plan's stop is above its entry."]
+            errors["stop_price"] = [
+                "A long plan's stop is below its entry." if long else "A short plan's stop is above its entry."
+            ]
         if target is not None and "target_price" not in errors and (target <= entry if long else target >= entry):
-            errors["target_price"] = ["A long plan's target is above its entry." if long else "A short plan's target is below its entry."]
+            errors["target_price"] = [
+                "A long plan's target is above its entry." if long else "A short plan's target is below its entry."
+            ]
     valid_until = values.get("valid_until")
     if creating and valid_until is not None and valid_until <= now:
         errors["valid_until"] = ["Must be in the future."]
@@ -70,14 +86,26 @@ def plan_create(
     ip_address: str | None = None,
 ) -> TradingPlan:
     now = timezone.now()
-    values = {"symbol": (symbol or "").strip().upper(), "direction": direction, "entry_price": entry_price,
-              "stop_price": stop_price, "target_price": target_price, "quantity": quantity, "order_type": order_type,
-              "status": status, "valid_until": valid_until, "strategy_tag": strategy_tag or "",
-              "factor_tag": factor_tag or "", "notes": notes or ""}
+    values = {
+        "symbol": (symbol or "").strip().upper(),
+        "direction": direction,
+        "entry_price": entry_price,
+        "stop_price": stop_price,
+        "target_price": target_price,
+        "quantity": quantity,
+        "order_type": order_type,
+        "status": status,
+        "valid_until": valid_until,
+        "strategy_tag": strategy_tag or "",
+        "factor_tag": factor_tag or "",
+        "notes": notes or "",
+    }
     _plan_validate(values, now=now, creating=True)
     with transaction.atomic():
         plan = TradingPlan.objects.create(account=account, signal=signal, **values)
-        audit_log_create(action="plan.create", resource=f"plan:{plan.pk}", user=user, ip_address=ip_address, payload=values)
+        audit_log_create(
+            action="plan.create", resource=f"plan:{plan.pk}", user=user, ip_address=ip_address, payload=values
+        )
     return plan
 
 
@@ -87,8 +115,11 @@ def plan_update(*, plan: TradingPlan, data: dict, user=None, ip_address: str | N
     with transaction.atomic():
         plan = TradingPlan.objects.select_for_update().get(pk=plan.pk)
         if plan.status not in (TradingPlan.PENDING, TradingPlan.ACTIVE):
-            raise ApplicationError(f"The plan is {plan.status} and can no longer be changed.",
-                                   code="plan_not_editable", status_code=status.HTTP_409_CONFLICT)
+            raise ApplicationError(
+                f"The plan is {plan.status} and can no longer be changed.",
+                code="plan_not_editable",
+                status_code=status.HTTP_409_CONFLICT,
+            )
         changes = {k: v for k, v in data.items() if k in PLAN_EDITABLE}
         if "symbol" in changes:
             changes["symbol"] = (changes["symbol"] or "").strip().upper()
@@ -97,16 +128,24 @@ def plan_update(*, plan: TradingPlan, data: dict, user=None, ip_address: str | N
         for name in changes:
             setattr(plan, name, values[name])
         plan.save()
-        audit_log_create(action="plan.update", resource=f"plan:{plan.pk}", user=user, ip_address=ip_address,
-                         payload={k: values[k] for k in changes})
+        audit_log_create(
+            action="plan.update",
+            resource=f"plan:{plan.pk}",
+            user=user,
+            ip_address=ip_address,
+            payload={k: values[k] for k in changes},
+        )
     return plan
 
 
 def plan_delete(*, plan: TradingPlan, user=None, ip_address: str | None = None) -> None:
     """Delete a plan that never sent an order; a plan with orders is kept for the record (cancel it)."""
     if plan.orders.exists():
-        raise ApplicationError("The plan has orders and is kept for the record; set its status to CANCELLED instead.",
-                               code="plan_has_orders", status_code=status.HTTP_409_CONFLICT)
+        raise ApplicationError(
+            "The plan has orders and is kept for the record; set its status to CANCELLED instead.",
+            code="plan_has_orders",
+            status_code=status.HTTP_409_CONFLICT,
+        )
     with transaction.atomic():
         payload = {"symbol": plan.symbol, "direction": plan.direction, "status": plan.status}
         pk = plan.pk
@@ -142,21 +181,37 @@ def plan_execute(*, plan: TradingPlan, source: str = "PLAN", user=None, ip_addre
         _plan_expire(plan.pk, now=now)
         plan.refresh_from_db()
     if plan.status not in (TradingPlan.PENDING, TradingPlan.ACTIVE):
-        raise ApplicationError(f"The plan is {plan.status} and cannot be executed.",
-                               code="plan_not_executable", status_code=status.HTTP_409_CONFLICT)
+        raise ApplicationError(
+            f"The plan is {plan.status} and cannot be executed.",
+            code="plan_not_executable",
+            status_code=status.HTTP_409_CONFLICT,
+        )
     refusals = plan.orders.filter(status=Order.REJECTED).count()
     limit, stop = _plan_order_prices(plan)
     order = order_submit(
-        account=plan.account, symbol=plan.symbol, side=Order.BUY if plan.direction == TradingPlan.LONG else Order.SELL,
-        quantity=plan.quantity, order_type=plan.order_type, time_in_force=Order.DAY, limit_price=limit, stop_price=stop,
-        client_order_id=f"plan-{plan.pk}" if refusals == 0 else f"plan-{plan.pk}-{refusals}", plan=plan,
-        source=source, strategy_tag=plan.strategy_tag, factor_tag=plan.factor_tag, user=user, ip_address=ip_address,
+        account=plan.account,
+        symbol=plan.symbol,
+        side=Order.BUY if plan.direction == TradingPlan.LONG else Order.SELL,
+        quantity=plan.quantity,
+        order_type=plan.order_type,
+        time_in_force=Order.DAY,
+        limit_price=limit,
+        stop_price=stop,
+        client_order_id=f"plan-{plan.pk}" if refusals == 0 else f"plan-{plan.pk}-{refusals}",
+        plan=plan,
+        source=source,
+        strategy_tag=plan.strategy_tag,
+        factor_tag=plan.factor_tag,
+        user=user,
+        ip_address=ip_address,
     )
     _plan_mark_executed(plan, order, now=now, user=user, ip_address=ip_address)
     return order
 
 
-def _plan_mark_executed(plan: TradingPlan, order: Order, *, now: datetime, user=None, ip_address: str | None = None) -> None:
+def _plan_mark_executed(
+    plan: TradingPlan, order: Order, *, now: datetime, user=None, ip_address: str | None = None
+) -> None:
     if order.status in (Order.NEW, Order.REJECTED):
         return
     with transaction.atomic():
@@ -164,8 +219,13 @@ def _plan_mark_executed(plan: TradingPlan, order: Order, *, now: datetime, user=
             status=TradingPlan.EXECUTED, executed_at=now, updated_at=now
         )
         if claimed:
-            audit_log_create(action="plan.execute", resource=f"plan:{plan.pk}", user=user, ip_address=ip_address,
-                             payload={"order_id": order.pk, "order_status": order.status})
+            audit_log_create(
+                action="plan.execute",
+                resource=f"plan:{plan.pk}",
+                user=user,
+                ip_address=ip_address,
+                payload={"order_id": order.pk, "order_status": order.status},
+            )
     plan.refresh_from_db()
 
 

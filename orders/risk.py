@@ -31,14 +31,20 @@ def breaker_trip(*, account: Account, now: datetime, equity: Decimal, previous: 
         return False
     account.breaker_session, account.breaker_tripped_at = session, now
     limit = settings.MAX_DAILY_LOSS_PCT
-    data = {"account_id": account.pk, "session": session.isoformat(), "equity": str(equity),
-            "previous_close_equity": str(previous), "daily_pnl_pct": str(percent(pct)), "limit_pct": str(percent(limit))}
+    data = {
+        "account_id": account.pk,
+        "session": session.isoformat(),
+        "equity": str(equity),
+        "previous_close_equity": str(previous),
+        "daily_pnl_pct": str(percent(pct)),
+        "limit_pct": str(percent(limit)),
+    }
     audit_log_create(action="account.breaker_trip", resource=f"account:{account.pk}", payload=data)
     publish.risk_warning_publish(
         account=account,
         title="Daily-loss breaker tripped: new orders refused",
         body=f"Equity {equity} is {pct:.2%} from the previous close {previous} (limit -{limit:.2%}). "
-             "New orders are refused until the next session.",
+        "New orders are refused until the next session.",
         data=data,
     )
     return True
@@ -77,8 +83,13 @@ def breaker_reset(*, account: Account, user=None, ip_address: str | None = None)
         )
         if not claimed:
             return False
-        audit_log_create(action="account.breaker_reset", resource=f"account:{account.pk}", user=user,
-                         ip_address=ip_address, payload={"session": session, "tripped_session": account.breaker_session})
+        audit_log_create(
+            action="account.breaker_reset",
+            resource=f"account:{account.pk}",
+            user=user,
+            ip_address=ip_address,
+            payload={"session": session, "tripped_session": account.breaker_session},
+        )
     account.refresh_from_db()
     return True
 
@@ -110,13 +121,18 @@ def account_trading_state_set(*, account: Account, state: str, user=None, ip_add
         locked.save(update_fields=["trading_state", "updated_at"])
         open_count = Order.objects.filter(account=locked, status__in=Order.OPEN_STATUSES).count()
         data = {"account_id": locked.pk, "from": previous, "to": state, "open_orders": open_count}
-        audit_log_create(action="account.trading_state", resource=f"account:{locked.pk}", user=user,
-                         ip_address=ip_address, payload=data)
+        audit_log_create(
+            action="account.trading_state",
+            resource=f"account:{locked.pk}",
+            user=user,
+            ip_address=ip_address,
+            payload=data,
+        )
         publish.risk_warning_publish(
             account=locked,
             title=f"Account {locked.code} is now {state}",
             body=f"Trading state {previous} -> {state}: {TRADING_STATE_EFFECTS[state]}. "
-                 f"{open_count} open order(s) keep working until cancelled.",
+            f"{open_count} open order(s) keep working until cancelled.",
             data=data,
         )
     account.trading_state = state

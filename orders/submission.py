@@ -40,7 +40,6 @@ TIFS = {code for code, _ in Order.TIFS}
 REJECT_BROKER = "broker_rejected"
 
 
-
 def number_field(value: Any, name: str, errors: dict[str, list[str]], *, required: bool) -> Decimal | None:
     if value is None or value == "":
         if required:
@@ -107,25 +106,41 @@ def order_request_validate(
             errors["symbol"] = [f"No quote or daily close for {symbol}: a market order cannot be valued."]
     if errors:
         raise ValidationError(errors)
-    return OrderRequest(symbol=symbol, side=side, quantity=qty, order_type=order_type, time_in_force=time_in_force,
-                        limit_price=limit, stop_price=stop, mark=mark, mark_source=mark_source)
+    return OrderRequest(
+        symbol=symbol,
+        side=side,
+        quantity=qty,
+        order_type=order_type,
+        time_in_force=time_in_force,
+        limit_price=limit,
+        stop_price=stop,
+        mark=mark,
+        mark_source=mark_source,
+    )
 
 
 def _short_check(account: Account, request: OrderRequest) -> None:
     """Refuse (as a validation error, nothing written) a sell that would open a short where shorts are off."""
     if request.side != Order.SELL or account.allow_short:
         return
-    held = Position.objects.filter(account=account, symbol=request.symbol).values_list("quantity", flat=True).first() or Decimal("0")
+    held = Position.objects.filter(account=account, symbol=request.symbol).values_list(
+        "quantity", flat=True
+    ).first() or Decimal("0")
     pending = open_quantity_on_side(account, request.symbol, Order.SELL)
     available = max(Decimal("0"), held - pending)
     if request.quantity > available:
-        raise ValidationError({"quantity": [
-            f"Short selling is not allowed on this account: {available} {request.symbol} can be sold "
-            f"({held} held, {pending} already in open sell orders)."
-        ]})
+        raise ValidationError(
+            {
+                "quantity": [
+                    f"Short selling is not allowed on this account: {available} {request.symbol} can be sold "
+                    f"({held} held, {pending} already in open sell orders)."
+                ]
+            }
+        )
 
 
 # --- submit -------------------------------------------------------------------------------------
+
 
 class OrderFields(TypedDict, total=False):
     """What an order is, as ``order_submit`` and ``order_place`` take it (symbol, side and quantity required)."""
@@ -169,7 +184,9 @@ def order_place(
     strategy_tag, factor_tag = fields.get("strategy_tag", ""), fields.get("factor_tag", "")
     now = timezone.now()
     errors: dict[str, list[str]] = {}
-    if client_order_id is not None and not (isinstance(client_order_id, str) and CLIENT_ORDER_ID.match(client_order_id)):
+    if client_order_id is not None and not (
+        isinstance(client_order_id, str) and CLIENT_ORDER_ID.match(client_order_id)
+    ):
         errors["client_order_id"] = ["1-64 characters: letters, digits and . _ : -"]
     if source not in SOURCES:
         errors["source"] = [f"Must be one of {', '.join(sorted(SOURCES))}."]
@@ -180,15 +197,29 @@ def order_place(
             errors[name] = ["At most 64 characters."]
     if errors:
         raise ValidationError(errors)
-    replay = {"symbol": symbol, "side": side, "quantity": quantity, "order_type": order_type,
-              "time_in_force": time_in_force, "limit_price": limit_price, "stop_price": stop_price, "plan": plan}
+    replay = {
+        "symbol": symbol,
+        "side": side,
+        "quantity": quantity,
+        "order_type": order_type,
+        "time_in_force": time_in_force,
+        "limit_price": limit_price,
+        "stop_price": stop_price,
+        "plan": plan,
+    }
     if client_order_id:
         existing = Order.objects.filter(account_id=account.pk, client_order_id=client_order_id).first()
         if existing is not None:
             return client_order_id_replay(existing, **replay), False
     request = order_request_validate(
-        account=account, symbol=symbol, side=side, quantity=quantity, order_type=order_type,
-        time_in_force=time_in_force, limit_price=limit_price, stop_price=stop_price,
+        account=account,
+        symbol=symbol,
+        side=side,
+        quantity=quantity,
+        order_type=order_type,
+        time_in_force=time_in_force,
+        limit_price=limit_price,
+        stop_price=stop_price,
     )
     client_order_id = client_order_id or uuid.uuid4().hex
     try:
@@ -200,21 +231,38 @@ def order_place(
             _short_check(locked, request)
             decision = OrderSafetyGuard(now=now).evaluate(account=locked, request=request)
             order = Order.objects.create(
-                account=locked, plan=plan, client_order_id=client_order_id, symbol=request.symbol, side=request.side,
-                order_type=request.order_type, time_in_force=request.time_in_force, quantity=request.quantity,
-                limit_price=request.limit_price, stop_price=request.stop_price, source=source,
-                strategy_tag=strategy_tag or "", factor_tag=factor_tag or "",
+                account=locked,
+                plan=plan,
+                client_order_id=client_order_id,
+                symbol=request.symbol,
+                side=request.side,
+                order_type=request.order_type,
+                time_in_force=request.time_in_force,
+                quantity=request.quantity,
+                limit_price=request.limit_price,
+                stop_price=request.stop_price,
+                source=source,
+                strategy_tag=strategy_tag or "",
+                factor_tag=factor_tag or "",
                 status=Order.NEW if decision.allowed else Order.REJECTED,
-                reject_code=decision.code, reject_reason=decision.reason[:255],
+                reject_code=decision.code,
+                reject_reason=decision.reason[:255],
                 rejected_at=None if decision.allowed else now,
                 warnings=[warning.as_dict() for warning in decision.warnings],
             )
             if decision.trip_breaker:
-                breaker_trip(account=locked, now=now, equity=decision.equity, previous=decision.previous_close_equity,
-                              pct=decision.daily_pnl_pct)
+                breaker_trip(
+                    account=locked,
+                    now=now,
+                    equity=decision.equity,
+                    previous=decision.previous_close_equity,
+                    pct=decision.daily_pnl_pct,
+                )
             audit_log_create(
                 action="order.submit" if decision.allowed else "order.reject",
-                resource=f"order:{order.pk}", user=user, ip_address=ip_address,
+                resource=f"order:{order.pk}",
+                user=user,
+                ip_address=ip_address,
                 payload=_submit_payload(order, decision),
             )
             publish.order_transition_publish(order, user_id=locked.user_id)
@@ -259,9 +307,16 @@ def client_order_id_replay(existing: Order, **requested: Any) -> Order:
     a broker refuses a duplicate client order id: the caller meant a new order and must not be
     told it was placed.
     """
-    stored = {"symbol": existing.symbol, "side": existing.side, "quantity": existing.quantity,
-              "order_type": existing.order_type, "time_in_force": existing.time_in_force,
-              "limit_price": existing.limit_price, "stop_price": existing.stop_price, "plan": existing.plan_id}
+    stored = {
+        "symbol": existing.symbol,
+        "side": existing.side,
+        "quantity": existing.quantity,
+        "order_type": existing.order_type,
+        "time_in_force": existing.time_in_force,
+        "limit_price": existing.limit_price,
+        "stop_price": existing.stop_price,
+        "plan": existing.plan_id,
+    }
     conflicts = {
         name: {"existing": _replay_text(value), "requested": _replay_text(_replay_value(name, requested[name]))}
         for name, value in stored.items()
@@ -274,20 +329,32 @@ def client_order_id_replay(existing: Order, **requested: Any) -> Order:
         f"client_order_id {existing.client_order_id} already names order #{existing.pk} "
         f"({existing.side} {_replay_text(existing.quantity)} {existing.symbol} {existing.order_type} "
         f"{existing.time_in_force}); this request differs in {differences}. Use a new client_order_id for a new order.",
-        code="client_order_id_conflict", status_code=status.HTTP_409_CONFLICT,
+        code="client_order_id_conflict",
+        status_code=status.HTTP_409_CONFLICT,
         extra={"order_id": existing.pk, "conflicts": conflicts},
     )
 
 
 def _submit_payload(order: Order, decision: GuardDecision) -> dict:
     return {
-        "client_order_id": order.client_order_id, "symbol": order.symbol, "side": order.side,
-        "quantity": order.quantity, "order_type": order.order_type, "time_in_force": order.time_in_force,
-        "limit_price": order.limit_price, "stop_price": order.stop_price, "source": order.source,
-        "plan_id": order.plan_id, "status": order.status, "reject_code": order.reject_code,
-        "reference_price": decision.reference_price, "notional": decision.notional, "equity": decision.equity,
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "side": order.side,
+        "quantity": order.quantity,
+        "order_type": order.order_type,
+        "time_in_force": order.time_in_force,
+        "limit_price": order.limit_price,
+        "stop_price": order.stop_price,
+        "source": order.source,
+        "plan_id": order.plan_id,
+        "status": order.status,
+        "reject_code": order.reject_code,
+        "reference_price": decision.reference_price,
+        "notional": decision.notional,
+        "equity": decision.equity,
         "checks": [{"rule": c.rule, "passed": c.passed} for c in decision.checks],
-        "warnings": [warning.as_dict() for warning in decision.warnings], "buying_power": decision.buying_power,
+        "warnings": [warning.as_dict() for warning in decision.warnings],
+        "buying_power": decision.buying_power,
     }
 
 
@@ -297,17 +364,25 @@ def _order_route(order: Order, *, now: datetime, user=None, ip_address: str | No
     try:
         ack = broker.submit(order)
     except BrokerUnavailable as exc:
-        audit_log_create(action="order.broker_unavailable", resource=f"order:{order.pk}", user=user,
-                         ip_address=ip_address, payload={"error": str(exc)})
+        audit_log_create(
+            action="order.broker_unavailable",
+            resource=f"order:{order.pk}",
+            user=user,
+            ip_address=ip_address,
+            payload={"error": str(exc)},
+        )
         raise ServiceUnavailable(
             f"The broker did not confirm order #{order.pk}; it stays NEW until the broker answers. "
             "Resubmitting with the same client_order_id never places it twice.",
-            code="broker_unavailable", extra={"order_id": order.pk},
+            code="broker_unavailable",
+            extra={"order_id": order.pk},
         ) from exc
     return _order_acknowledge(order.pk, ack, now=now, user=user, ip_address=ip_address)
 
 
-def _order_acknowledge(order_id: int, ack: BrokerAck, *, now: datetime, user=None, ip_address: str | None = None) -> Order:
+def _order_acknowledge(
+    order_id: int, ack: BrokerAck, *, now: datetime, user=None, ip_address: str | None = None
+) -> Order:
     account_id = Order.objects.values_list("account_id", flat=True).get(pk=order_id)
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account_id)
@@ -318,8 +393,13 @@ def _order_acknowledge(order_id: int, ack: BrokerAck, *, now: datetime, user=Non
             order.status, order.rejected_at = Order.REJECTED, now
             order.reject_code, order.reject_reason = REJECT_BROKER, ack.reason[:255]
             order.save(update_fields=["status", "rejected_at", "reject_code", "reject_reason", "updated_at"])
-            audit_log_create(action="order.reject", resource=f"order:{order.pk}", user=user, ip_address=ip_address,
-                             payload={"reject_code": REJECT_BROKER, "reason": ack.reason})
+            audit_log_create(
+                action="order.reject",
+                resource=f"order:{order.pk}",
+                user=user,
+                ip_address=ip_address,
+                payload={"reject_code": REJECT_BROKER, "reason": ack.reason},
+            )
             publish.order_transition_publish(order, user_id=account.user_id)
             publish.order_rejection_notify(order, account=account)
             return order
@@ -327,14 +407,26 @@ def _order_acknowledge(order_id: int, ack: BrokerAck, *, now: datetime, user=Non
         order.broker_order_id = ack.broker_order_id[:64]
         order.stop_triggered = order.stop_triggered or ack.stop_triggered
         order.save(update_fields=["status", "accepted_at", "broker_order_id", "stop_triggered", "updated_at"])
-        audit_log_create(action="order.accept", resource=f"order:{order.pk}", user=user, ip_address=ip_address,
-                         payload={"broker_order_id": order.broker_order_id})
+        audit_log_create(
+            action="order.accept",
+            resource=f"order:{order.pk}",
+            user=user,
+            ip_address=ip_address,
+            payload={"broker_order_id": order.broker_order_id},
+        )
         publish.order_transition_publish(order, user_id=account.user_id)
         for fill in ack.fills:
             quantity = min(fill.quantity, order.remaining_quantity)
             if quantity > 0:
-                fill_apply(account=account, order=order, quantity=quantity, price=fill.price, commission=fill.commission,
-                           executed_at=fill.executed_at, external_id=fill.external_id)
+                fill_apply(
+                    account=account,
+                    order=order,
+                    quantity=quantity,
+                    price=fill.price,
+                    commission=fill.commission,
+                    executed_at=fill.executed_at,
+                    external_id=fill.external_id,
+                )
     return order
 
 
@@ -351,8 +443,14 @@ def order_preview(
 ) -> GuardDecision:
     """Validation and every guard rule, exactly as ``order_submit`` would run them, writing nothing."""
     request = order_request_validate(
-        account=account, symbol=symbol, side=side, quantity=quantity, order_type=order_type,
-        time_in_force=time_in_force, limit_price=limit_price, stop_price=stop_price,
+        account=account,
+        symbol=symbol,
+        side=side,
+        quantity=quantity,
+        order_type=order_type,
+        time_in_force=time_in_force,
+        limit_price=limit_price,
+        stop_price=stop_price,
     )
     fresh = Account.objects.get(pk=account.pk)
     _short_check(fresh, request)

@@ -37,6 +37,7 @@ def recorded():
 def _audit(note: str):
     def handler(event):
         AuditLog.objects.create(action="test.bus", resource=note, payload={})
+
     return handler
 
 
@@ -96,9 +97,17 @@ def test_background_subscribers_get_the_event_through_the_task_with_exact_values
 
 
 def test_an_event_survives_its_json_encoding():
-    signal = SignalFired(signal_id=7, symbol="MSFT", direction="LONG", strength=Decimal("2.006"),
-                         score=Decimal("1.5"), as_of=date(2026, 12, 2), win_rate=None, sample_size=0,
-                         rr_ratio=Decimal("1.8"))
+    signal = SignalFired(
+        signal_id=7,
+        symbol="MSFT",
+        direction="LONG",
+        strength=Decimal("2.006"),
+        score=Decimal("1.5"),
+        as_of=date(2026, 12, 2),
+        win_rate=None,
+        sample_size=0,
+        rr_ratio=Decimal("1.8"),
+    )
     assert event_decode(event_encode(signal)) == signal
 
 
@@ -142,8 +151,18 @@ ZONE = re.compile(r'"America/New_York"')
 def test_money_quanta_and_the_market_time_zone_are_defined_only_in_the_kernel():
     kernel = {"alphaloop/money.py", "alphaloop/settings.py"}
     offenders = []
-    for app in ("alphaloop", "marketdata", "factors", "equity", "journal", "orders", "alerts", "backtest", "dashboard",
-                "notifications"):
+    for app in (
+        "alphaloop",
+        "marketdata",
+        "factors",
+        "equity",
+        "journal",
+        "orders",
+        "alerts",
+        "backtest",
+        "dashboard",
+        "notifications",
+    ):
         for path in (ROOT / app).rglob("*.py"):
             name = str(path.relative_to(ROOT))
             if name in kernel or "/migrations/" in name:

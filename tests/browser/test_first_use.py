@@ -15,7 +15,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_pages import CHROMIUM, PASSWORD, pytestmark, server  # noqa: F401  (the module marks, the server)
+from tests.browser.test_pages import CHROMIUM, PASSWORD, pytestmark  # noqa: F401  (the module marks)
+from tests.browser.test_pages import server as server  # noqa: F401  (the fresh server, as a fixture of this module)
 
 # Records every toast the page raises (they dismiss themselves after a few seconds).
 TOAST_RECORDER = """() => {
@@ -44,7 +45,9 @@ def test_a_new_trader_walks_the_first_use_path(server, api):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
         page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
         violations: list[str] = []
-        page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
+        page.on(
+            "console", lambda message: "Content Security Policy" in message.text and violations.append(message.text)
+        )
 
         # Log in, and the dashboard's charts are drawn on the very first load.
         page.goto(f"{server}/accounts/login/")
